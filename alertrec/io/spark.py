@@ -1,0 +1,59 @@
+"""The Spark session: built in one place, always in UTC."""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+
+def build_spark(
+    master: str = "local[*]",
+    driver_memory: str = "2g",
+    shuffle_partitions: int | None = None,
+    app_name: str = "alertrec",
+) -> SparkSession:
+    """Get or create the Spark session alertrec runs on.
+
+    On EMR (spark-submit) the master and memory come from the submission and
+    the builder only adds the settings alertrec relies on: UTC session time
+    zone, Arrow transfers to pandas, partition values kept as strings.
+
+    Parameters
+    ----------
+    master : str
+        Spark master URL, used only when no session exists yet.
+    driver_memory : str
+        Driver heap for local mode (``spark.driver.memory``).
+    shuffle_partitions : int, optional
+        ``spark.sql.shuffle.partitions``; defaults to 4 per local core.
+    app_name : str
+        Application name shown in the Spark UI and logs.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+    """
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(master)
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+    )
+    if shuffle_partitions is not None:
+        builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    elif master.startswith("local"):
+        builder = builder.config("spark.sql.shuffle.partitions", "8")
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    log.info("spark %s ready (master %s)", session.version, session.sparkContext.master)
+    return session
