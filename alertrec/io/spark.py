@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib import resources
 
 from pyspark.sql import SparkSession
 
@@ -46,9 +47,14 @@ def build_spark(
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
+    java_opts = "-Duser.timezone=UTC"
+    if master.startswith("local"):
+        # a quiet console in local runs (warnings and errors only); EMR keeps the cluster's logging
+        log4j = resources.files("alertrec.io").joinpath("log4j2.properties")
+        java_opts += f" -Dlog4j.configurationFile={log4j}"
+    builder = builder.config("spark.driver.extraJavaOptions", java_opts)
     if shuffle_partitions is not None:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
     elif master.startswith("local"):

@@ -1,0 +1,134 @@
+"""``run_day(config) -> report``: the nightly job, the only module that calls both I/O and stages.
+
+read → extract (sessionize, Spark SQL) → normalize → rank → publish → report.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import asdict
+from typing import Any
+
+import pyarrow as pa
+
+from alertrec import schema as S
+from alertrec.config import Config
+from alertrec.errors import AlertrecError
+from alertrec.io.inputs import read_inputs
+from alertrec.io.publish import publish_day, write_json
+from alertrec.io.spark import build_spark
+from alertrec.io.storage import Storage, storage_for
+from alertrec.monitor import PeakMemory, Timer
+from alertrec.report import reconcile, recommendation_summary, session_summary
+from alertrec.stages.extract import extract_sessions
+from alertrec.stages.normalize import normalize_items
+from alertrec.stages.rank import PopularityRanker
+
+log = logging.getLogger(__name__)
+
+
+def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -> dict[str, Any]:
+    """Run the nightly job for ``config.date`` and publish the day.
+
+    Parameters
+    ----------
+    config : Config
+        Validated settings (input and output roots, the day, window, top-k...).
+    spark : pyspark.sql.SparkSession, optional
+        An existing session (notebooks, tests, EMR); a local one is built
+        from ``config`` otherwise.
+    storage : Storage, optional
+        The output adapter; chosen from ``config.output_root`` by URL scheme
+        when not given.
+
+    Returns
+    -------
+    dict
+        The run report, also written to ``ROOT/runs/<run_id>.json``.
+
+    Raises
+    ------
+    AlertrecError
+        On bad arguments, unreadable input or an unwritable output; nothing
+        is published then.
+    """
+    storage = storage or storage_for(config.output_root)
+    storage.check_writable()
+    timer = Timer()
+    report: dict[str, Any] = {
+        "run_id": config.run_id,
+        "day": config.date.isoformat(),
+        "status": "running",
+        "window": {"start": config.window_start.isoformat(), "end": config.window_end.isoformat()},
+        "settings": _settings(config),
+        "host": platform.node(),
+        "report_url": storage.url(report_path(config.run_id)),
+    }
+    log.info("run %s for day %s: input %s, output %s", config.run_id, config.date, config.input_root, config.output_root)
+    with PeakMemory() as peak:
+        try:
+            with timer.step("spark_start"):
+                spark = spark or build_spark(master=config.spark_master, driver_memory=config.spark_driver_memory)
+            with timer.step("read"):
+                alerts_df, actions_df, inputs = read_inputs(spark, config)
+                # counted independently of the extraction, to check that every row is accounted for
+                rows_read = {S.DATASET_ALERTS: alerts_df.count(), S.DATASET_ACTIONS: actions_df.count()}
+            report["inputs"] = inputs
+            with timer.step("extract"):
+                extraction = extract_sessions(spark, alerts_df, actions_df, config)
+            report["rows"] = reconcile(extraction.accounting, rows_read)
+            report["sessions"] = session_summary(extraction.sessions)
+            with timer.step("normalize"):
+                items = normalize_items(extraction.items)
+            with timer.step("rank"):
+                ranker = PopularityRanker().fit(extraction.sessions, items, extraction.fired, config)
+                recs = ranker.recommend(extraction.fired)
+            report["stages"] = {
+                "extract": {"sessions": len(extraction.sessions), "items": len(extraction.items), "fired_definitions": len(extraction.fired)},
+                "normalize": {
+                    "items": len(items),
+                    "distinct_items": int(items[[S.ACCOUNT_ID, S.ITEM_TYPE, S.ITEM_ID]].drop_duplicates().shape[0]),
+                    "distinct_query_texts": int(items.loc[items[S.ITEM_TYPE] == S.ITEM_QUERY, S.ITEM_KEY].nunique()),
+                    "distinct_queries": int(items.loc[items[S.ITEM_TYPE] == S.ITEM_QUERY, S.ITEM_ID].nunique()),
+                },
+                "rank": {"model_version": ranker.model_version, **recommendation_summary(recs, extraction.fired)},
+            }
+            with timer.step("publish"):
+                table = pa.Table.from_pandas(recs, schema=S.RECOMMENDATIONS_ARROW, preserve_index=False)
+                result = publish_day(storage, table, config.date, config.run_id)
+            report["output"] = {"url": result.url, "files": list(result.files), "rows": result.rows}
+            report["status"] = "published"
+        except AlertrecError as exc:
+            report["status"] = "failed"
+            report["error"] = str(exc)
+            raise
+        except Exception as exc:
+            report["status"] = "failed"
+            report["error"] = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            report["timings_s"] = dict(timer.seconds)
+            report["peak_memory_bytes"] = peak.sample()
+            _write_report(storage, report)
+    report["peak_memory_bytes"] = peak.peak_bytes
+    return report
+
+
+def report_path(run_id: str) -> str:
+    """Relative path of a run's report under the output root."""
+    return f"{S.RUNS_DIR}/{run_id}.json"
+
+
+def _write_report(storage: Storage, report: dict[str, Any]) -> None:
+    try:
+        write_json(storage, report_path(report["run_id"]), report)
+    except Exception:  # the report must never hide the run's own error
+        log.exception("could not write the run report")
+
+
+def _settings(config: Config) -> dict[str, Any]:
+    out = {}
+    for key, value in asdict(config).items():
+        out[key] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out
