@@ -93,7 +93,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``alertrec`` console script and ``python -m alertrec``."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (one line, exit 2) and --help (exit 0)
+        return int(exc.code or 0)
     setup_logging(args.verbose)
     try:
         if args.command == "run":
