@@ -1,0 +1,423 @@
+"""Cluster the investigation sessions of each alert definition by their item sequences (DTW).
+
+Contract terms: a *session* and the *items* it used are defined in
+``shared/contract.md``; this stage groups the sessions of one
+(account_id, alert_id) into investigation patterns.
+
+Encoding (docs/adr/0004-dtw-item-embeddings.md): items are categorical, so a
+sequence is encoded as a sequence of **item embeddings** learned from the
+co-occurrence of items in the account's sessions (positive PMI, then the top
+eigenvectors of the symmetric PPMI matrix, rows scaled to unit length). Two
+dashboards that are opened in the same investigations get nearby vectors; raw
+integer codes would make "dashboard 3 is close to dashboard 4" a meaningless
+accident of numbering.
+
+Distances: ``dtaidistance.dtw_ndim.distance_matrix_fast`` (C, no pruning, a
+Sakoe-Chiba window, condensed output), divided by ``sqrt(max(len_a, len_b))``
+so long and short investigations are comparable (a per-step RMS distance).
+Clustering: scipy average linkage on the condensed matrix, the number of
+clusters chosen by the silhouette (precomputed distances), one cluster when no
+split reaches ``min_silhouette``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alertrec import schema as S
+
+log = logging.getLogger(__name__)
+
+CLUSTER = "cluster"
+IS_MEDOID = "is_medoid"
+MEDOID_SESSION_ID = "medoid_session_id"
+MEDOID_ITEMS = "medoid_items"
+CLUSTER_SIZE = "cluster_size"
+SUPPORT = "support"
+SUPPORT_SESSIONS = "support_sessions"
+SILHOUETTE = "silhouette"
+N_CLUSTERS = "n_clusters"
+N_SESSIONS = "n_sessions"
+N_CLUSTERED = "n_clustered"
+CAPPED = "capped"
+NO_CLUSTER = -1  # sessions without items, or beyond the per-group cap
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Settings of the cluster stage (part of the run's config).
+
+    Parameters
+    ----------
+    max_sessions : int
+        Cluster at most the most recent N sessions of a group (memory and time bound).
+    max_items : int
+        Use at most the first N items of a session's sequence.
+    embedding_dim : int
+        Dimensions of the item embeddings.
+    window : int
+        Sakoe-Chiba window of the DTW (dtaidistance semantics).
+    max_clusters : int
+        Largest number of clusters tried.
+    min_silhouette : float
+        A split must reach this silhouette, else the group is one cluster.
+    min_sessions : int
+        Groups with fewer clustered sessions are one cluster.
+    min_cluster_size : int
+        A split whose smallest cluster is smaller is not considered (one-off
+        sessions are noise, not a pattern).
+    """
+
+    max_sessions: int = 300
+    max_items: int = 40
+    embedding_dim: int = 16
+    window: int = 8
+    max_clusters: int = 6
+    min_silhouette: float = 0.25
+    min_sessions: int = 4
+    min_cluster_size: int = 2
+
+
+@dataclass(frozen=True)
+class GroupTask:
+    """The work of one (account_id, alert_id): its sessions' encoded sequences, most recent first."""
+
+    account_id: int
+    alert_id: str
+    session_ids: tuple[str, ...]
+    sequences: tuple[np.ndarray, ...]
+    params: ClusterParams
+
+    @property
+    def cost(self) -> float:
+        """Estimated work: sessions² × mean length² (the DTW matrix dominates)."""
+        n = len(self.sequences)
+        if n < 2:
+            return 1.0
+        mean_len = float(np.mean([len(s) for s in self.sequences]))
+        return n * n * mean_len * mean_len
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """Cluster labels (0..k-1, largest first) and medoids of one group."""
+
+    account_id: int
+    alert_id: str
+    session_ids: tuple[str, ...]
+    labels: np.ndarray
+    medoids: tuple[int, ...]  # index into session_ids of each cluster's medoid
+    silhouette: float
+    dtw_s: float
+    cluster_s: float
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Output of :func:`cluster_sessions`.
+
+    Attributes
+    ----------
+    assignments : pandas.DataFrame
+        One row per session of the input: account_id, alert_id, session_id,
+        cluster (-1 when not clustered), is_medoid.
+    medoids : pandas.DataFrame
+        One row per cluster: account_id, alert_id, cluster, cluster_size,
+        medoid_session_id, medoid_items (the medoid's item ids in order, as a list).
+    support : pandas.DataFrame
+        One row per (account_id, alert_id, cluster, item_type, item_id):
+        support_sessions (sessions of the cluster that used the item),
+        cluster_size, support (their share), in_medoid (bool).
+    groups : pandas.DataFrame
+        One row per group: account_id, alert_id, n_sessions, n_clustered,
+        capped (bool), n_clusters, silhouette.
+    timings : dict
+        Seconds spent encoding, in DTW and in clustering (summed over groups).
+    """
+
+    assignments: pd.DataFrame
+    medoids: pd.DataFrame
+    support: pd.DataFrame
+    groups: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# encoding
+# ---------------------------------------------------------------------------
+def item_embeddings(session_codes: Sequence[np.ndarray], n_items: int, dim: int) -> np.ndarray:
+    """Embed the items of one account from their co-occurrence in sessions.
+
+    Parameters
+    ----------
+    session_codes : sequence of numpy.ndarray
+        For each session, the integer codes (0..n_items-1) of the items it used.
+    n_items : int
+        Size of the account's item vocabulary.
+    dim : int
+        Embedding dimensions.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_items, dim)`` float64, each row of unit length. Deterministic:
+        eigenvectors have their sign fixed (largest component positive).
+    """
+    counts = np.zeros((n_items, n_items), dtype=np.float64)
+    for codes in session_codes:
+        u = np.unique(codes)
+        counts[np.ix_(u, u)] += 1.0
+    total = counts.sum()
+    if total == 0:
+        return np.eye(n_items, dim)
+    row = counts.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pmi = np.log(counts * total / (row @ row.T))
+    ppmi = np.where(np.isfinite(pmi) & (pmi > 0), pmi, 0.0)
+    # every item is most similar to itself
+    np.fill_diagonal(ppmi, np.maximum(np.diag(ppmi), ppmi.max(axis=1) if n_items else 0.0))
+    values, vectors = np.linalg.eigh(ppmi)
+    order = np.argsort(-values, kind="stable")[:dim]
+    values, vectors = values[order], vectors[:, order]
+    vectors = vectors * np.sqrt(np.clip(values, 0.0, None))
+    signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(vectors.shape[1])])
+    vectors = vectors * np.where(signs == 0, 1.0, signs)
+    if vectors.shape[1] < dim:
+        vectors = np.hstack([vectors, np.zeros((n_items, dim - vectors.shape[1]))])
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    isolated = norms[:, 0] < 1e-12
+    vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 1e-12)
+    if isolated.any():  # an item that co-occurs with nothing: a direction of its own
+        vectors[isolated] = np.eye(n_items, dim)[isolated]
+    return vectors
+
+
+def build_tasks(
+    sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams
+) -> tuple[list[GroupTask], pd.DataFrame]:
+    """Encode every group's sessions as sequences of item embeddings.
+
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        ``session_id, account_id, alert_id, started_at`` (the extract stage's sessions).
+    items : pandas.DataFrame
+        ``session_id, account_id, seq, item_type, item_id`` (normalized items).
+    params : ClusterParams
+
+    Returns
+    -------
+    tasks : list of GroupTask
+        One per (account_id, alert_id) with at least one session that used an item,
+        sorted by key.
+    groups : pandas.DataFrame
+        ``account_id, alert_id, n_sessions, n_clustered, capped`` per group.
+    """
+    sess = sessions[[S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT]]
+    its = items[[S.SESSION_ID, S.ACCOUNT_ID, S.SEQ, S.ITEM_TYPE, S.ITEM_ID]].sort_values([S.SESSION_ID, S.SEQ])
+    its = its.assign(_key=its[S.ITEM_TYPE] + ":" + its[S.ITEM_ID])
+    tasks: list[GroupTask] = []
+    group_rows: list[dict[str, Any]] = []
+    for account_id, acc_items in its.groupby(S.ACCOUNT_ID, sort=True):
+        vocab, codes = np.unique(acc_items["_key"].to_numpy(), return_inverse=True)
+        acc_items = acc_items.assign(_code=codes)
+        seqs = {sid: g["_code"].to_numpy()[: params.max_items] for sid, g in acc_items.groupby(S.SESSION_ID, sort=False)}
+        vectors = item_embeddings(list(seqs.values()), len(vocab), params.embedding_dim)
+        acc_sess = sess[sess[S.ACCOUNT_ID] == account_id]
+        for alert_id, group in acc_sess.groupby(S.ALERT_ID, sort=True):
+            with_items = group[group[S.SESSION_ID].isin(seqs)]
+            ordered = with_items.sort_values([S.STARTED_AT, S.SESSION_ID], ascending=[False, True])
+            kept = ordered.head(params.max_sessions)
+            group_rows.append(
+                {S.ACCOUNT_ID: account_id, S.ALERT_ID: alert_id, N_SESSIONS: len(group),
+                 N_CLUSTERED: len(kept), CAPPED: len(ordered) > params.max_sessions}
+            )
+            if kept.empty:
+                continue
+            ids = tuple(kept[S.SESSION_ID])
+            tasks.append(
+                GroupTask(int(account_id), str(alert_id), ids, tuple(np.ascontiguousarray(vectors[seqs[i]]) for i in ids), params)
+            )
+    groups = pd.DataFrame(group_rows, columns=[S.ACCOUNT_ID, S.ALERT_ID, N_SESSIONS, N_CLUSTERED, CAPPED])
+    return tasks, groups
+
+
+# ---------------------------------------------------------------------------
+# the per-group work (runs in a pool worker or a Spark task)
+# ---------------------------------------------------------------------------
+def dtw_condensed(sequences: Sequence[np.ndarray], window: int) -> np.ndarray:
+    """Length-normalised DTW distances of all pairs, condensed (scipy order).
+
+    Uses dtaidistance's C implementation single-threaded (the caller owns the
+    parallelism) and without pruning (pruning returned inf for some pairs).
+    """
+    from dtaidistance import dtw_ndim
+
+    n = len(sequences)
+    if n < 2:
+        return np.zeros(0)
+    raw = np.asarray(
+        dtw_ndim.distance_matrix_fast(list(sequences), window=window, compact=True, parallel=False),
+        dtype=np.float64,
+    )
+    lengths = np.array([len(s) for s in sequences], dtype=np.float64)
+    i, j = np.triu_indices(n, k=1)
+    return raw / np.sqrt(np.maximum(lengths[i], lengths[j]))
+
+
+def cluster_group(task: GroupTask) -> GroupResult:
+    """Cluster one group's sessions: DTW matrix, average linkage, k by silhouette, medoids.
+
+    Deterministic: the same task gives the same labels, wherever it runs.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+    from sklearn.metrics import silhouette_score
+
+    p = task.params
+    n = len(task.sequences)
+    t0 = time.perf_counter()
+    condensed = dtw_condensed(task.sequences, p.window)
+    t1 = time.perf_counter()
+    labels = np.zeros(n, dtype=np.int64)
+    best_sil = 0.0
+    if n >= max(p.min_sessions, 3) and condensed.max(initial=0.0) > 0:
+        square = squareform(condensed)
+        tree = linkage(condensed, method="average")
+        for k in range(2, min(p.max_clusters, n - 1) + 1):
+            cand = fcluster(tree, k, criterion="maxclust") - 1
+            sizes = np.bincount(cand)
+            if len(np.unique(cand)) < 2 or sizes[sizes > 0].min() < p.min_cluster_size:
+                continue
+            sil = float(silhouette_score(square, cand, metric="precomputed"))
+            if sil > best_sil + 1e-12:
+                best_sil, labels = sil, cand
+        if best_sil < p.min_silhouette:
+            labels, best_sil = np.zeros(n, dtype=np.int64), 0.0
+    square = squareform(condensed) if n >= 2 else np.zeros((n, n))
+    labels, medoids = _relabel(labels, square, task.session_ids)
+    t2 = time.perf_counter()
+    return GroupResult(task.account_id, task.alert_id, task.session_ids, labels, medoids, best_sil, t1 - t0, t2 - t1)
+
+
+def _relabel(labels: np.ndarray, square: np.ndarray, ids: Sequence[str]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Number clusters by size (largest first, then medoid id) and find each medoid."""
+    found = []
+    for lab in np.unique(labels):
+        members = np.flatnonzero(labels == lab)
+        within = square[np.ix_(members, members)].sum(axis=1)
+        # ties: the smallest session id
+        best = min(members[within == within.min()], key=lambda m: ids[m])
+        found.append((-len(members), ids[best], lab, best))
+    found.sort()
+    mapping = {lab: new for new, (_, _, lab, _) in enumerate(found)}
+    return np.array([mapping[x] for x in labels], dtype=np.int64), tuple(best for *_, best in found)
+
+
+# ---------------------------------------------------------------------------
+# the stage
+# ---------------------------------------------------------------------------
+Mapper = Callable[[Callable[[GroupTask], GroupResult], Sequence[GroupTask], Sequence[float]], list[GroupResult]]
+
+
+def serial_map(func: Callable[[GroupTask], GroupResult], tasks: Sequence[GroupTask], costs: Sequence[float]) -> list[GroupResult]:
+    """Run the tasks one after another in this process (the default mapper)."""
+    return [func(t) for t in tasks]
+
+
+def cluster_sessions(
+    sessions: pd.DataFrame,
+    items: pd.DataFrame,
+    params: ClusterParams,
+    mapper: Mapper = serial_map,
+) -> Clusters:
+    """Cluster the sessions of every (account_id, alert_id) by their item sequences.
+
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        The extract stage's sessions (``session_id, account_id, alert_id, started_at``).
+    items : pandas.DataFrame
+        Normalized items (``session_id, account_id, alert_id, seq, item_type, item_id``).
+    params : ClusterParams
+    mapper : callable
+        ``mapper(cluster_group, tasks, costs) -> results`` in task order; the
+        pipeline passes the process pool of :mod:`alertrec.parallel`.
+
+    Returns
+    -------
+    Clusters
+    """
+    t0 = time.perf_counter()
+    tasks, groups = build_tasks(sessions, items, params)
+    t1 = time.perf_counter()
+    results = mapper(cluster_group, tasks, [t.cost for t in tasks])
+    t2 = time.perf_counter()
+    out = assemble(sessions, items, results, groups)
+    t3 = time.perf_counter()
+    timings = {
+        "encode_s": round(t1 - t0, 4),
+        "pool_wall_s": round(t2 - t1, 4),
+        "dtw_s": round(sum(r.dtw_s for r in results), 4),
+        "linkage_s": round(sum(r.cluster_s for r in results), 4),
+        "assemble_s": round(t3 - t2, 4),
+    }
+    return Clusters(out.assignments, out.medoids, out.support, out.groups, timings)
+
+
+def assemble(
+    sessions: pd.DataFrame, items: pd.DataFrame, results: Sequence[GroupResult], groups: pd.DataFrame
+) -> Clusters:
+    """Turn per-group results into the stage's frames (see :class:`Clusters`)."""
+    rows = []
+    medoid_rows = []
+    for r in sorted(results, key=lambda r: (r.account_id, r.alert_id)):
+        medoid_set = set(r.medoids)
+        for idx, sid in enumerate(r.session_ids):
+            rows.append((r.account_id, r.alert_id, sid, int(r.labels[idx]), idx in medoid_set))
+        for cl, m in enumerate(r.medoids):
+            medoid_rows.append((r.account_id, r.alert_id, cl, int((r.labels == cl).sum()), r.session_ids[m]))
+    assigned = pd.DataFrame(rows, columns=[S.ACCOUNT_ID, S.ALERT_ID, S.SESSION_ID, CLUSTER, IS_MEDOID])
+    base = sessions[[S.ACCOUNT_ID, S.ALERT_ID, S.SESSION_ID]]
+    assignments = base.merge(assigned, on=[S.ACCOUNT_ID, S.ALERT_ID, S.SESSION_ID], how="left")
+    assignments[CLUSTER] = assignments[CLUSTER].fillna(NO_CLUSTER).astype("int64")
+    assignments[IS_MEDOID] = assignments[IS_MEDOID].eq(True)
+    assignments = assignments.sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.SESSION_ID]).reset_index(drop=True)
+
+    medoids = pd.DataFrame(medoid_rows, columns=[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, CLUSTER_SIZE, MEDOID_SESSION_ID])
+    seq_items = items.sort_values([S.SESSION_ID, S.SEQ]).groupby(S.SESSION_ID, sort=False)[S.ITEM_ID].agg(list)
+    medoids[MEDOID_ITEMS] = medoids[MEDOID_SESSION_ID].map(seq_items)
+
+    used = items[[S.SESSION_ID, S.ITEM_TYPE, S.ITEM_ID]].drop_duplicates()
+    clustered = assignments[assignments[CLUSTER] != NO_CLUSTER]
+    joined = clustered.merge(used, on=S.SESSION_ID)
+    support = (
+        joined.groupby([S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, S.ITEM_TYPE, S.ITEM_ID], sort=True)
+        .size()
+        .rename(SUPPORT_SESSIONS)
+        .reset_index()
+        .merge(medoids[[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, CLUSTER_SIZE]], on=[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER])
+    )
+    support[SUPPORT] = support[SUPPORT_SESSIONS] / support[CLUSTER_SIZE]
+    medoid_items = medoids.merge(
+        assignments[assignments[IS_MEDOID]][[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, S.SESSION_ID]],
+        on=[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER],
+    ).merge(used, on=S.SESSION_ID)[[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, S.ITEM_TYPE, S.ITEM_ID]]
+    support = support.merge(medoid_items.assign(in_medoid=True), how="left",
+                            on=[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, S.ITEM_TYPE, S.ITEM_ID])
+    support["in_medoid"] = support["in_medoid"].eq(True)
+
+    stats = pd.DataFrame(
+        [(r.account_id, r.alert_id, len(r.medoids), round(r.silhouette, 6)) for r in results],
+        columns=[S.ACCOUNT_ID, S.ALERT_ID, N_CLUSTERS, SILHOUETTE],
+    )
+    groups = groups.merge(stats, on=[S.ACCOUNT_ID, S.ALERT_ID], how="left")
+    groups[N_CLUSTERS] = groups[N_CLUSTERS].fillna(0).astype("int64")
+    return Clusters(assignments, medoids, support, groups)
