@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from importlib import resources
 
 from pyspark.sql import SparkSession
@@ -55,6 +57,11 @@ def build_spark(
         log4j = resources.files("alertrec.io").joinpath("log4j2.properties")
         java_opts += f" -Dlog4j.configurationFile={log4j}"
     builder = builder.config("spark.driver.extraJavaOptions", java_opts)
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        # Python workers (applyInPandas) must run the driver's interpreter, i.e. this
+        # virtualenv; pyspark reads the variable when the context starts. On EMR the
+        # submission sets it to the packed environment.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     if shuffle_partitions is not None:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
     elif master.startswith("local"):
