@@ -1078,7 +1078,58 @@ def query_item_id(canonical: str) -> str:
     return "q_" + hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def normalize_items(items: pd.DataFrame) -> pd.DataFrame:
+def link_near_duplicates(canonicals: pd.DataFrame, threshold: float) -> dict[tuple[int, str], str]:
+    """Link near-duplicate canonical queries of one account to one representative.
+
+    Two canonical forms of the same account whose rapidfuzz ``ratio`` is at
+    least ``threshold`` (0-100) are linked; linked forms (transitively, the
+    connected components) share the representative that sorts first, so an
+    ``item_id`` changes only when a new near-duplicate that sorts before the
+    others appears.
+
+    ``processor=None`` on purpose: canonical forms are already normalised,
+    and rapidfuzz's default processor would strip the operators and
+    placeholders (``>=``, ``<NUM>``) that tell queries apart.
+
+    Parameters
+    ----------
+    canonicals : pandas.DataFrame
+        Distinct ``account_id, canonical`` pairs.
+    threshold : float
+        Minimum ``fuzz.ratio``.
+
+    Returns
+    -------
+    dict
+        ``(account_id, canonical) -> representative`` for every linked form
+        whose representative differs from itself.
+    """
+    from rapidfuzz import fuzz, process
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    links: dict[tuple[int, str], str] = {}
+    for account_id, group in canonicals.groupby(S.ACCOUNT_ID, sort=True):
+        forms = sorted(set(group[S.CANONICAL]))
+        if len(forms) < 2:
+            continue
+        scores = process.cdist(
+            forms, forms, scorer=fuzz.ratio, processor=None, score_cutoff=threshold, dtype=np.uint8, workers=1
+        )
+        np.fill_diagonal(scores, 0)
+        if not scores.any():
+            continue
+        _, comp = connected_components(csr_matrix(scores > 0), directed=False)
+        first: dict[int, str] = {}
+        for form, c in zip(forms, comp):  # forms are sorted: the first of a component represents it
+            first.setdefault(int(c), form)
+        for form, c in zip(forms, comp):
+            if first[int(c)] != form:
+                links[(int(account_id), form)] = first[int(c)]
+    return links
+
+
+def normalize_items(items: pd.DataFrame, link_threshold: float | None = None) -> pd.DataFrame:
     """Give every session item its identity and a label a person can click.
 
     Implements the contract rule that query texts differing only in literal
@@ -1092,6 +1143,9 @@ def normalize_items(items: pd.DataFrame) -> pd.DataFrame:
         ``account_id``, ``ts``, ``event_id``, ``item_type``, ``item_key``
         (dashboard id or raw query text), ``item_title`` and
         ``query_language``. Not modified.
+    link_threshold : float, optional
+        When given, near-duplicate canonical forms of one account (rapidfuzz
+        ``ratio`` >= this) share one ``item_id`` (:func:`link_near_duplicates`).
 
     Returns
     -------
@@ -1140,6 +1194,18 @@ def normalize_items(items: pd.DataFrame) -> pd.DataFrame:
         ids_u = np.array([ids_by_canon[c] for c in canon_u], dtype=object)
         canonical[is_query] = canon_u[codes]
         item_id[is_query] = ids_u[codes]
+        if link_threshold is not None:
+            accounts = out[S.ACCOUNT_ID].to_numpy()[is_query]
+            pairs = pd.DataFrame({S.ACCOUNT_ID: accounts, S.CANONICAL: canonical[is_query]}).drop_duplicates()
+            links = link_near_duplicates(pairs, link_threshold)
+            if links:
+                linked = np.array(
+                    [query_item_id(links[(int(a), c)]) if (int(a), c) in links else i
+                     for a, c, i in zip(accounts, canonical[is_query], item_id[is_query])],
+                    dtype=object,
+                )
+                item_id[is_query] = linked
+                log.info("normalize: %d near-duplicate canonical queries linked", len(links))
         log.debug(
             "normalize: %d query rows, %d distinct texts, %d distinct queries",
             int(is_query.sum()), len(uniques), len(ids_by_canon),

@@ -560,3 +560,46 @@ def test_half_a_million_rows_in_a_few_seconds():
     assert out[S.ITEM_ID].notna().all()
     assert out.loc[out[S.ITEM_TYPE] == "query", S.ITEM_ID].nunique() == 40 + 1 + 40
     assert elapsed < 10, f"{elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------------------
+# near-duplicate linking (rapidfuzz)
+# ---------------------------------------------------------------------------
+def _query_items(rows):
+    return pd.DataFrame(
+        [
+            {S.SESSION_ID: f"s{i}", S.ACCOUNT_ID: acc, S.EVENT_ID: f"e{i}", S.TS: pd.Timestamp("2026-01-10", tz="UTC")
+             + pd.Timedelta(minutes=i), S.ITEM_TYPE: S.ITEM_QUERY, S.ITEM_KEY: text, S.ITEM_TITLE: None,
+             S.QUERY_LANGUAGE: "lucene"}
+            for i, (acc, text) in enumerate(rows)
+        ]
+    )
+
+
+def test_near_duplicate_canonical_forms_share_an_id_within_an_account_only():
+    from alertrec.stages.normalize import normalize_items
+
+    rows = [
+        (1, 'service:checkout AND level:error AND message:"payment gateway timeout"'),
+        (1, 'service:checkout AND level:error AND message:"payment gateway timeouts"'),  # near-duplicate
+        (1, "service:orders AND level:warn"),
+        (2, 'service:checkout AND level:error AND message:"payment gateway timeouts"'),  # other account
+    ]
+    plain = normalize_items(_query_items(rows))
+    linked = normalize_items(_query_items(rows), link_threshold=95)
+    assert plain[S.ITEM_ID].nunique() == 3  # two accounts share a form: same id, 3 distinct ids
+    ids = linked[S.ITEM_ID].tolist()
+    assert ids[0] == ids[1] != ids[2]
+    # the representative is the form that sorts first; its id is its own canonical's id
+    assert ids[0] == plain[S.ITEM_ID].iloc[0]
+    assert ids[3] == plain[S.ITEM_ID].iloc[3]  # account 2 is not linked to account 1
+    # the canonical column keeps each text's own canonical form
+    assert linked[S.CANONICAL].tolist() == plain[S.CANONICAL].tolist()
+
+
+def test_linking_respects_the_threshold():
+    from alertrec.stages.normalize import normalize_items
+
+    rows = [(1, "service:checkout AND level:error"), (1, "service:checkout AND level:warn")]
+    assert normalize_items(_query_items(rows), link_threshold=99)[S.ITEM_ID].nunique() == 2
+    assert normalize_items(_query_items(rows), link_threshold=50)[S.ITEM_ID].nunique() == 1
