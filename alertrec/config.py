@@ -86,6 +86,24 @@ class Config:
         Identifier of this run (report file name, data file names).
     generated_at : datetime.datetime
         UTC time stamped on every output row.
+    query_link_threshold : float or None
+        Near-duplicate canonical queries of an account (rapidfuzz ``ratio`` at
+        least this, 0-100) share one item id; None disables the linking.
+    workers : int
+        Processes of the cluster stage's pool; 0 means every available core.
+    engine : str
+        Where the cluster stage's per-group work runs: ``local`` (the process
+        pool) or ``spark`` (``applyInPandas`` on the cluster, for EMR).
+    cluster_max_sessions : int
+        Cluster at most the most recent N sessions per alert definition.
+    cluster_window : int
+        Sakoe-Chiba window of the DTW.
+    cluster_max_clusters : int
+        Largest number of investigation patterns per alert definition.
+    cluster_min_silhouette : float
+        A split into patterns must reach this silhouette.
+    embedding_dim : int
+        Dimensions of the item embeddings the DTW compares.
     spark_master : str
         Spark master URL; ``local[*]`` by default, ignored when a session is passed in.
     spark_driver_memory : str
@@ -107,6 +125,14 @@ class Config:
     seed: int = 0
     run_id: str = ""
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    query_link_threshold: float | None = 95.0
+    workers: int = 0
+    engine: str = "local"
+    cluster_max_sessions: int = 300
+    cluster_window: int = 8
+    cluster_max_clusters: int = 6
+    cluster_min_silhouette: float = 0.25
+    embedding_dim: int = 16
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
 
@@ -131,6 +157,15 @@ class Config:
             raise ConfigError(f"resolved_weight must be >= 0, got {self.resolved_weight!r}")
         if not 0 <= self.similar_title_threshold <= 100:
             raise ConfigError("similar_title_threshold must be within 0..100")
+        if self.query_link_threshold is not None and not 0 < self.query_link_threshold <= 100:
+            raise ConfigError("query_link_threshold must be within (0, 100] or None")
+        _positive_int("--workers", self.workers, allow_zero=True)
+        if self.engine not in ("local", "spark"):
+            raise ConfigError(f"--engine must be local or spark, got {self.engine!r}")
+        for name in ("cluster_max_sessions", "cluster_window", "cluster_max_clusters", "embedding_dim"):
+            _positive_int(name, getattr(self, name))
+        if not -1 <= self.cluster_min_silhouette <= 1:
+            raise ConfigError("cluster_min_silhouette must be within -1..1")
         gen = self.generated_at
         if gen.tzinfo is None:
             raise ConfigError("generated_at must be timezone-aware (UTC)")
