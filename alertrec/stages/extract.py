@@ -129,6 +129,7 @@ def extract_sessions(
     alerts_df: DataFrame,
     actions_df: DataFrame,
     config: Config,
+    with_payloads: bool = False,
 ) -> Extraction:
     """Build the investigation sessions of the window and account for every row read.
 
@@ -149,6 +150,9 @@ def extract_sessions(
         Raw UI events: ``event_id, account_id, user_id, ts, action, payload`` and ``dt``.
     config : Config
         ``window_start``, ``window_end``, ``alerts_from``, ``idle_timeout_s``, ``max_duration_s``.
+    with_payloads : bool
+        Add the raw ``payload`` text of each item's event to ``items`` (for the explode
+        stage); only the items' rows are read back, never the whole log's payloads.
 
     Returns
     -------
@@ -204,11 +208,13 @@ def extract_sessions(
             SESSION_DTYPES,
             SESSION_ORDER,
         )
-        items = _collect(
-            run("session_items", classified_view=classified_view, alerts_view=alerts_view),
-            ITEM_DTYPES,
-            ITEM_ORDER,
-        )
+        items_frame = run("session_items", classified_view=classified_view, alerts_view=alerts_view)
+        item_dtypes = ITEM_DTYPES
+        if with_payloads:
+            items_view = register("items", items_frame)
+            items_frame = run("item_payloads", items_view=items_view, actions_view=actions_in)
+            item_dtypes = {**ITEM_DTYPES, s.PAYLOAD: "object"}
+        items = _collect(items_frame, item_dtypes, ITEM_ORDER)
         fired = _collect(run("fired", alerts_view=alerts_view), FIRED_DTYPES, FIRED_ORDER)
         counts = run("accounting", alerts_view=alerts_view, classified_view=classified_view)
         accounting = _accounting_frame(counts.toPandas())

@@ -447,3 +447,33 @@ def test_statements_after_the_sessionization_read_the_cached_frames(spark, monke
     assert "InMemoryRelation" in leaves["actions_classified"]  # the alerts, read from the cache
     for statement in ("sessions", "session_items", "fired", "accounting"):
         assert leaves[statement] == ["InMemoryRelation"], (statement, leaves[statement])
+
+
+def test_items_can_carry_the_payload_of_the_winning_copy(spark, tmp_path):
+    """with_payloads=True adds each item's raw payload: the copy from the earliest dt wins."""
+    import pandas as pd
+
+    day = "2026-02-01"
+    t = pd.Timestamp("2026-01-20 10:00", tz="UTC")
+    dash_late = '{"dashboard": {"id": "d1", "title": "late copy"}}'
+    dash_early = '{"dashboard": {"id": "d1", "title": "early copy"}}'
+    query = '{"query": {"text": "level:error", "language": "lucene"}, "index": "logs-*"}'
+    alerts = pd.DataFrame([{s.ACCOUNT_ID: 1, s.ALERT_EVENT_ID: "ae1", s.ALERT_ID: "a1", s.ALERT_TITLE: "t",
+                            s.SEVERITY: "HIGH", s.FIRED_AT: t - pd.Timedelta(minutes=5), s.DT: "2026-01-20"}])
+    actions = pd.DataFrame([
+        {s.EVENT_ID: "o1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t, s.ACTION: s.ALERT_OPENED,
+         s.PAYLOAD: '{"alert_event_id": "ae1"}', s.DT: "2026-01-20"},
+        {s.EVENT_ID: "d1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t + pd.Timedelta(minutes=1),
+         s.ACTION: s.DASHBOARD_OPENED, s.PAYLOAD: dash_late, s.DT: "2026-01-21"},
+        {s.EVENT_ID: "d1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t + pd.Timedelta(minutes=1),
+         s.ACTION: s.DASHBOARD_OPENED, s.PAYLOAD: dash_early, s.DT: "2026-01-20"},
+        {s.EVENT_ID: "q1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t + pd.Timedelta(minutes=2),
+         s.ACTION: s.QUERY_RUN, s.PAYLOAD: query, s.DT: "2026-01-20"},
+    ])
+    config = Config(input_root="unused", date=day)
+    alerts_df = spark.createDataFrame(alerts.astype({s.FIRED_AT: "datetime64[us, UTC]"}))
+    actions_df = spark.createDataFrame(actions.astype({s.TS: "datetime64[us, UTC]"}))
+    ex = extract_sessions(spark, alerts_df, actions_df, config, with_payloads=True)
+    got = ex.items.set_index(s.EVENT_ID)[s.PAYLOAD].to_dict()
+    assert got == {"d1": dash_early, "q1": query}
+    assert s.PAYLOAD not in extract_sessions(spark, alerts_df, actions_df, config).items.columns
