@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,9 @@ class Ranker(abc.ABC):
     model_version: str = ""
 
     @abc.abstractmethod
-    def fit(self, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config) -> "Ranker":
+    def fit(
+        self, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config, clusters: Any = None
+    ) -> "Ranker":
         """Learn from one window's investigations.
 
         Parameters
@@ -88,6 +91,9 @@ class Ranker(abc.ABC):
             ``fired`` of the extraction: the definitions that fired in the window.
         config : alertrec.config.Config
             The run's settings (``top_k``, ``window_end``, ``generated_at``, ...).
+        clusters : alertrec.stages.cluster.Clusters, optional
+            The investigation patterns of the cluster stage; rankers that use
+            them as signals read ``support``, ``medoids`` and ``assignments``.
 
         Returns
         -------
@@ -226,7 +232,7 @@ class PopularityRanker(Ranker):
 
     # ------------------------------------------------------------------
     def fit(
-        self, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config
+        self, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config, clusters: Any = None
     ) -> "PopularityRanker":
         """Count, per definition and per account, the weighted sessions that used each item.
 
@@ -246,6 +252,8 @@ class PopularityRanker(Ranker):
             Uses ``window_end``, ``half_life_days``, ``resolved_weight``,
             ``history_days``, ``top_k``, ``similar_title_threshold``,
             ``borrow_sources``, ``generated_at``.
+        clusters : optional
+            Ignored: the yardstick ranks by popularity alone.
 
         Returns
         -------
