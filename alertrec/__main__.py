@@ -4,4 +4,5 @@ import sys
 
 from alertrec.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a spawned pool worker re-imports the main module
+    sys.exit(main())

@@ -91,6 +91,9 @@ class Config:
         least this, 0-100) share one item id; None disables the linking.
     workers : int
         Processes of the cluster stage's pool; 0 means every available core.
+    parallel_min_cost : float
+        Below this estimated DTW work (sessions² × length², summed over
+        groups) the cluster stage runs in-process instead of starting a pool.
     engine : str
         Where the cluster stage's per-group work runs: ``local`` (the process
         pool) or ``spark`` (``applyInPandas`` on the cluster, for EMR).
@@ -127,6 +130,7 @@ class Config:
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     query_link_threshold: float | None = 95.0
     workers: int = 0
+    parallel_min_cost: float = 2e6
     engine: str = "local"
     cluster_max_sessions: int = 300
     cluster_window: int = 8

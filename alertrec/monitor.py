@@ -52,8 +52,12 @@ class PeakMemory:
         self._thread: threading.Thread | None = None
 
     def sample(self) -> int:
-        """Take one sample now and return the peak so far."""
-        self.peak_bytes = max(self.peak_bytes, tree_rss(psutil.Process(self.pid)))
+        """Take one sample now and return the peak so far (a finished process adds nothing)."""
+        try:
+            proc = psutil.Process(self.pid)
+        except psutil.Error:
+            return self.peak_bytes
+        self.peak_bytes = max(self.peak_bytes, tree_rss(proc))
         return self.peak_bytes
 
     def _loop(self) -> None:

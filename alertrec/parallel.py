@@ -97,20 +97,31 @@ class ProcessPoolMapper:
         would inherit the Spark driver's sockets and threads).
     key : callable, optional
         ``key(task) -> str`` naming a task in error messages.
+    min_cost : float
+        Below this total cost the tasks run in this process: starting the
+        workers (about a second: a fresh interpreter importing numpy and
+        scipy) would cost more than it saves. The result is the same.
     """
 
-    def __init__(self, workers: int, start_method: str = "forkserver", key: Callable[[Any], str] | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        start_method: str = "forkserver",
+        key: Callable[[Any], str] | None = None,
+        min_cost: float = 0.0,
+    ) -> None:
         if start_method not in ("forkserver", "spawn"):
             raise ValueError(f"start method must be forkserver or spawn, not {start_method!r}")
         self.workers = workers
         self.start_method = start_method
         self.key = key or (lambda task: repr(task)[:80])
+        self.min_cost = min_cost
 
     def __call__(self, func: Callable[[T], R], tasks: Sequence[T], costs: Sequence[float]) -> list[R]:
         """Run ``func`` on every task, biggest cost first; raise WorkerError naming a failed task."""
         if not tasks:
             return []
-        if self.workers <= 1:
+        if self.workers <= 1 or len(tasks) < 2 or sum(costs) < self.min_cost:
             results = []
             for i, task in enumerate(tasks):
                 _, res, err = _call(func, i, task)

@@ -1,6 +1,6 @@
 """``run_day(config) -> report``: the nightly job, the only module that calls both I/O and stages.
 
-read → extract (sessionize, Spark SQL) → normalize → rank → publish → report.
+read → extract (sessionize, Spark SQL) → explode → normalize → cluster → rank → publish → report.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from alertrec.io.publish import publish_day, write_json
 from alertrec.io.spark import build_spark
 from alertrec.io.storage import Storage, storage_for
 from alertrec.monitor import PeakMemory, Timer
-from alertrec.report import reconcile, recommendation_summary, session_summary
+from alertrec.parallel import ProcessPoolMapper, available_cores
+from alertrec.report import cluster_summary, reconcile, recommendation_summary, session_summary
+from alertrec.stages.cluster import ClusterParams, Clusters, cluster_sessions, cluster_sessions_spark
+from alertrec.stages.explode import explode_payloads
 from alertrec.stages.extract import extract_sessions
 from alertrec.stages.normalize import normalize_items
 from alertrec.stages.rank import PopularityRanker
@@ -76,16 +79,25 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                 rows_read = {S.DATASET_ALERTS: alerts_df.count(), S.DATASET_ACTIONS: actions_df.count()}
             report["inputs"] = inputs
             with timer.step("extract"):
-                extraction = extract_sessions(spark, alerts_df, actions_df, config)
+                extraction = extract_sessions(spark, alerts_df, actions_df, config, with_payloads=True)
             report["rows"] = reconcile(extraction.accounting, rows_read)
             report["sessions"] = session_summary(extraction.sessions)
+            with timer.step("explode"):
+                exploded, payload_quarantine = explode_payloads(extraction.items)
             with timer.step("normalize"):
-                items = normalize_items(extraction.items)
+                items = normalize_items(exploded, link_threshold=config.query_link_threshold)
+            with timer.step("cluster"):
+                clusters = _cluster(spark, extraction.sessions, items, config)
             with timer.step("rank"):
-                ranker = PopularityRanker().fit(extraction.sessions, items, extraction.fired, config)
+                ranker = PopularityRanker().fit(extraction.sessions, items, extraction.fired, config, clusters=clusters)
                 recs = ranker.recommend(extraction.fired)
             report["stages"] = {
                 "extract": {"sessions": len(extraction.sessions), "items": len(extraction.items), "fired_definitions": len(extraction.fired)},
+                "explode": {
+                    "items": len(exploded),
+                    "quarantined": {k: int(v) for k, v in payload_quarantine[S.REASON].value_counts().sort_index().items()},
+                },
+                "cluster": {"engine": config.engine, **cluster_summary(clusters)},
                 "normalize": {
                     "items": len(items),
                     "distinct_items": int(items[[S.ACCOUNT_ID, S.ITEM_TYPE, S.ITEM_ID]].drop_duplicates().shape[0]),
@@ -113,6 +125,31 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             _write_report(storage, report)
     report["peak_memory_bytes"] = peak.peak_bytes
     return report
+
+
+def cluster_params(config: Config) -> ClusterParams:
+    """The cluster stage's settings from the run's config."""
+    return ClusterParams(
+        max_sessions=config.cluster_max_sessions,
+        embedding_dim=config.embedding_dim,
+        window=config.cluster_window,
+        max_clusters=config.cluster_max_clusters,
+        min_silhouette=config.cluster_min_silhouette,
+    )
+
+
+def _cluster(spark: Any, sessions: Any, items: Any, config: Config) -> Clusters:
+    params = cluster_params(config)
+    if config.engine == "spark":
+        return cluster_sessions_spark(spark, sessions, items, params)
+    workers = config.workers or available_cores()
+    log.info("cluster: %d worker process(es)", workers)
+    mapper = ProcessPoolMapper(
+        workers,
+        key=lambda task: f"account {task.account_id} alert {task.alert_id}",
+        min_cost=config.parallel_min_cost,
+    )
+    return cluster_sessions(sessions, items, params, mapper=mapper)
 
 
 def report_path(run_id: str) -> str:

@@ -75,3 +75,17 @@ def recommendation_summary(recs: pd.DataFrame, fired: pd.DataFrame) -> dict[str,
         "by_item_type": {k: int(v) for k, v in recs[S.ITEM_TYPE].value_counts().sort_index().items()},
         "accounts": int(recs[S.ACCOUNT_ID].nunique()),
     }
+
+
+def cluster_summary(clusters: Any) -> dict[str, Any]:
+    """Groups clustered, patterns found, capped groups and the stage's timings."""
+    groups = clusters.groups
+    capped = groups[groups["capped"]]
+    return {
+        "groups": int(len(groups)),
+        "sessions_clustered": int(groups["n_clustered"].sum()) if len(groups) else 0,
+        "groups_by_n_clusters": {int(k): int(v) for k, v in groups["n_clusters"].value_counts().sort_index().items()},
+        "capped_groups": int(len(capped)),
+        "capped": [f"{a}/{b}" for a, b in zip(capped[S.ACCOUNT_ID], capped[S.ALERT_ID])][:50],
+        "timings_s": dict(clusters.timings),
+    }
