@@ -87,21 +87,32 @@ class ClusterParams:
 
 @dataclass(frozen=True)
 class GroupTask:
-    """The work of one (account_id, alert_id): its sessions' encoded sequences, most recent first."""
+    """The work of one (account_id, alert_id): its sessions' item codes, most recent first.
+
+    ``codes[i]`` are the item codes of session ``session_ids[i]`` in order; the
+    worker turns them into sequences of vectors with ``embeddings`` (the
+    account's item embeddings, shared by the account's groups).
+    """
 
     account_id: int
     alert_id: str
     session_ids: tuple[str, ...]
-    sequences: tuple[np.ndarray, ...]
+    codes: tuple[np.ndarray, ...]
+    embeddings: np.ndarray
     params: ClusterParams
+
+    @property
+    def sequences(self) -> list[np.ndarray]:
+        """Each session as a ``(length, embedding_dim)`` float64 array."""
+        return [np.ascontiguousarray(self.embeddings[c]) for c in self.codes]
 
     @property
     def cost(self) -> float:
         """Estimated work: sessions² × mean length² (the DTW matrix dominates)."""
-        n = len(self.sequences)
+        n = len(self.codes)
         if n < 2:
             return 1.0
-        mean_len = float(np.mean([len(s) for s in self.sequences]))
+        mean_len = float(np.mean([len(c) for c in self.codes]))
         return n * n * mean_len * mean_len
 
 
@@ -153,14 +164,22 @@ class Clusters:
 # encoding
 # ---------------------------------------------------------------------------
 def item_embeddings(session_codes: Sequence[np.ndarray], n_items: int, dim: int) -> np.ndarray:
+    """Embed the items of one account from their co-occurrence in sessions (see :func:`embed_cooccurrence`)."""
+    rows = np.concatenate([np.full(len(c), i) for i, c in enumerate(session_codes)]) if session_codes else np.zeros(0, int)
+    cols = np.concatenate(list(session_codes)) if session_codes else np.zeros(0, int)
+    return embed_cooccurrence(rows, cols, len(session_codes), n_items, dim)
+
+
+def embed_cooccurrence(session_idx: np.ndarray, codes: np.ndarray, n_sessions: int, n_items: int, dim: int) -> np.ndarray:
     """Embed the items of one account from their co-occurrence in sessions.
 
     Parameters
     ----------
-    session_codes : sequence of numpy.ndarray
-        For each session, the integer codes (0..n_items-1) of the items it used.
-    n_items : int
-        Size of the account's item vocabulary.
+    session_idx, codes : numpy.ndarray
+        One entry per item use: the session's index (0..n_sessions-1) and the
+        item's code (0..n_items-1).
+    n_sessions, n_items : int
+        Sessions and item vocabulary of the account.
     dim : int
         Embedding dimensions.
 
@@ -170,10 +189,13 @@ def item_embeddings(session_codes: Sequence[np.ndarray], n_items: int, dim: int)
         ``(n_items, dim)`` float64, each row of unit length. Deterministic:
         eigenvectors have their sign fixed (largest component positive).
     """
-    counts = np.zeros((n_items, n_items), dtype=np.float64)
-    for codes in session_codes:
-        u = np.unique(codes)
-        counts[np.ix_(u, u)] += 1.0
+    from scipy.sparse import csr_matrix
+
+    incidence = csr_matrix(
+        (np.ones(len(codes)), (session_idx, codes)), shape=(max(n_sessions, 1), n_items)
+    )
+    incidence.data[:] = 1.0  # duplicates were summed: a session counts an item once
+    counts = (incidence.T @ incidence).toarray()
     total = counts.sum()
     if total == 0:
         return np.eye(n_items, dim)
@@ -202,7 +224,7 @@ def item_embeddings(session_codes: Sequence[np.ndarray], n_items: int, dim: int)
 def build_tasks(
     sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams
 ) -> tuple[list[GroupTask], pd.DataFrame]:
-    """Encode every group's sessions as sequences of item embeddings.
+    """Encode every group's sessions as item codes, with the account's item embeddings.
 
     Parameters
     ----------
@@ -215,38 +237,50 @@ def build_tasks(
     Returns
     -------
     tasks : list of GroupTask
-        One per (account_id, alert_id) with at least one session that used an item,
-        sorted by key.
+        One per (account_id, alert_id) with at least one session that used an
+        item, sorted by key; at most ``max_sessions`` most recent sessions each.
     groups : pandas.DataFrame
         ``account_id, alert_id, n_sessions, n_clustered, capped`` per group.
     """
+    its = items.loc[items[S.ITEM_ID].notna(), [S.SESSION_ID, S.ACCOUNT_ID, S.SEQ, S.ITEM_TYPE, S.ITEM_ID]]
+    its = its.sort_values([S.ACCOUNT_ID, S.SESSION_ID, S.SEQ], kind="mergesort")
+    key = (its[S.ITEM_TYPE] + ":" + its[S.ITEM_ID]).to_numpy(dtype=object)
+    acc = its[S.ACCOUNT_ID].to_numpy()
+    sid = its[S.SESSION_ID].to_numpy(dtype=object)
+    # contiguous runs of one session (sorted), their position within the session
+    new_session = np.ones(len(sid), dtype=bool)
+    new_session[1:] = sid[1:] != sid[:-1]
+    starts = np.flatnonzero(new_session)
+    pos = np.arange(len(sid)) - np.repeat(starts, np.diff(np.append(starts, len(sid))))
+    keep = pos < params.max_items
     sess = sessions[[S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT]]
-    its = items[[S.SESSION_ID, S.ACCOUNT_ID, S.SEQ, S.ITEM_TYPE, S.ITEM_ID]].sort_values([S.SESSION_ID, S.SEQ])
-    its = its.assign(_key=its[S.ITEM_TYPE] + ":" + its[S.ITEM_ID])
+    sess = sess[sess[S.SESSION_ID].isin(pd.unique(sid))]
+    sess = sess.sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT, S.SESSION_ID], ascending=[True, True, False, True],
+                            kind="mergesort")
+    sess_by_account = dict(tuple(sess.groupby(S.ACCOUNT_ID, sort=False)))
     tasks: list[GroupTask] = []
-    group_rows: list[dict[str, Any]] = []
-    for account_id, acc_items in its.groupby(S.ACCOUNT_ID, sort=True):
-        vocab, codes = np.unique(acc_items["_key"].to_numpy(), return_inverse=True)
-        acc_items = acc_items.assign(_code=codes)
-        seqs = {sid: g["_code"].to_numpy()[: params.max_items] for sid, g in acc_items.groupby(S.SESSION_ID, sort=False)}
-        vectors = item_embeddings(list(seqs.values()), len(vocab), params.embedding_dim)
-        acc_sess = sess[sess[S.ACCOUNT_ID] == account_id]
+    acc_bounds = np.flatnonzero(np.r_[True, acc[1:] != acc[:-1], True])
+    for a0, a1 in zip(acc_bounds[:-1], acc_bounds[1:]):
+        account_id = int(acc[a0])
+        sl = slice(a0, a1)
+        k_keep = keep[sl]
+        codes_all, _vocab = pd.factorize(key[sl], sort=True)
+        s_starts = np.flatnonzero(new_session[sl])
+        s_index = np.cumsum(new_session[sl]) - 1
+        embeddings = embed_cooccurrence(s_index, codes_all, len(s_starts), len(_vocab), params.embedding_dim)
+        # the kept codes of each session, as views into one array
+        codes_kept = codes_all[k_keep].astype(np.int32)
+        idx_kept = s_index[k_keep]
+        bounds = np.flatnonzero(np.r_[True, idx_kept[1:] != idx_kept[:-1], True])
+        sids = sid[sl][s_starts]
+        seq_of = {sids[idx_kept[b0]]: codes_kept[b0:b1] for b0, b1 in zip(bounds[:-1], bounds[1:])}
+        acc_sess = sess_by_account.get(account_id, sess.iloc[:0])
         for alert_id, group in acc_sess.groupby(S.ALERT_ID, sort=True):
-            with_items = group[group[S.SESSION_ID].isin(seqs)]
-            ordered = with_items.sort_values([S.STARTED_AT, S.SESSION_ID], ascending=[False, True])
-            kept = ordered.head(params.max_sessions)
-            group_rows.append(
-                {S.ACCOUNT_ID: account_id, S.ALERT_ID: alert_id, N_SESSIONS: len(group),
-                 N_CLUSTERED: len(kept), CAPPED: len(ordered) > params.max_sessions}
-            )
-            if kept.empty:
-                continue
-            ids = tuple(kept[S.SESSION_ID])
+            ids = tuple(group[S.SESSION_ID].iloc[: params.max_sessions])
             tasks.append(
-                GroupTask(int(account_id), str(alert_id), ids, tuple(np.ascontiguousarray(vectors[seqs[i]]) for i in ids), params)
+                GroupTask(account_id, str(alert_id), ids, tuple(seq_of[i] for i in ids), embeddings, params)
             )
-    groups = pd.DataFrame(group_rows, columns=[S.ACCOUNT_ID, S.ALERT_ID, N_SESSIONS, N_CLUSTERED, CAPPED])
-    return tasks, groups
+    return tasks, _group_stats(sessions, items, params)
 
 
 # ---------------------------------------------------------------------------
@@ -282,7 +316,7 @@ def cluster_group(task: GroupTask) -> GroupResult:
     from sklearn.metrics import silhouette_score
 
     p = task.params
-    n = len(task.sequences)
+    n = len(task.codes)
     t0 = time.perf_counter()
     condensed = dtw_condensed(task.sequences, p.window)
     t1 = time.perf_counter()
@@ -356,8 +390,7 @@ def cluster_sessions(
     Clusters
     """
     t0 = time.perf_counter()
-    tasks, _ = build_tasks(sessions, items, params)
-    groups = _group_stats(sessions, items, params)
+    tasks, groups = build_tasks(sessions, items, params)
     t1 = time.perf_counter()
     results = mapper(cluster_group, tasks, [t.cost for t in tasks])
     t2 = time.perf_counter()
@@ -393,10 +426,11 @@ def assemble(
     assignments = assignments.sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.SESSION_ID]).reset_index(drop=True)
 
     medoids = pd.DataFrame(medoid_rows, columns=[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, CLUSTER_SIZE, MEDOID_SESSION_ID])
-    seq_items = items.sort_values([S.SESSION_ID, S.SEQ]).groupby(S.SESSION_ID, sort=False)[S.ITEM_ID].agg(list)
+    med_items = items[items[S.SESSION_ID].isin(medoids[MEDOID_SESSION_ID]) & items[S.ITEM_ID].notna()]
+    seq_items = med_items.sort_values([S.SESSION_ID, S.SEQ]).groupby(S.SESSION_ID, sort=False)[S.ITEM_ID].agg(list)
     medoids[MEDOID_ITEMS] = medoids[MEDOID_SESSION_ID].map(seq_items)
 
-    used = items[[S.SESSION_ID, S.ITEM_TYPE, S.ITEM_ID]].drop_duplicates()
+    used = items.loc[items[S.ITEM_ID].notna(), [S.SESSION_ID, S.ITEM_TYPE, S.ITEM_ID]].drop_duplicates()
     clustered = assignments[assignments[CLUSTER] != NO_CLUSTER]
     joined = clustered.merge(used, on=S.SESSION_ID)
     support = (
@@ -502,7 +536,7 @@ def cluster_sessions_spark(
 
 def _group_stats(sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:
     """Sessions, clustered sessions and the cap flag per group, without encoding anything."""
-    with_items = sessions[S.SESSION_ID].isin(items[S.SESSION_ID])
+    with_items = sessions[S.SESSION_ID].isin(items.loc[items[S.ITEM_ID].notna(), S.SESSION_ID])
     g = sessions.assign(_with=with_items).groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=True)["_with"].agg(["size", "sum"])
     out = g.reset_index().rename(columns={"size": N_SESSIONS})
     out[N_CLUSTERED] = out["sum"].clip(upper=params.max_sessions).astype("int64")
