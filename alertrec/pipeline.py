@@ -22,7 +22,7 @@ from alertrec.io.storage import Storage, storage_for
 from alertrec.monitor import PeakMemory, Timer
 from alertrec.parallel import ProcessPoolMapper, available_cores
 from alertrec.report import cluster_summary, reconcile, recommendation_summary, session_summary
-from alertrec.stages.cluster import ClusterParams, Clusters, cluster_sessions, cluster_sessions_spark
+from alertrec.stages.cluster import WORKER_MODULES, ClusterParams, Clusters, cluster_sessions, cluster_sessions_spark
 from alertrec.stages.explode import explode_payloads
 from alertrec.stages.extract import extract_sessions
 from alertrec.stages.normalize import normalize_items
@@ -148,6 +148,7 @@ def _cluster(spark: Any, sessions: Any, items: Any, config: Config) -> Clusters:
         workers,
         key=lambda task: f"account {task.account_id} alert {task.alert_id}",
         min_cost=config.parallel_min_cost,
+        preload=WORKER_MODULES,
     )
     return cluster_sessions(sessions, items, params, mapper=mapper)
 

@@ -49,6 +49,9 @@ N_CLUSTERED = "n_clustered"
 CAPPED = "capped"
 NO_CLUSTER = -1  # sessions without items, or beyond the per-group cap
 
+# what a pool worker needs loaded to run cluster_group (preloaded by the forkserver)
+WORKER_MODULES = ("alertrec.stages.cluster", "scipy.cluster.hierarchy", "scipy.spatial.distance", "dtaidistance.dtw_ndim")
+
 
 @dataclass(frozen=True)
 class ClusterParams:
@@ -306,6 +309,33 @@ def dtw_condensed(sequences: Sequence[np.ndarray], window: int) -> np.ndarray:
     return raw / np.sqrt(np.maximum(lengths[i], lengths[j]))
 
 
+def silhouette(square: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette of a clustering on a precomputed distance matrix.
+
+    The definition of :func:`sklearn.metrics.silhouette_score` with
+    ``metric="precomputed"`` (a member of a singleton cluster scores 0),
+    vectorised with one matrix product: it runs once per candidate k of
+    every group, so it must be cheap.
+    """
+    codes, labels = np.unique(labels, return_inverse=True)
+    k = len(codes)
+    onehot = np.zeros((len(labels), k))
+    onehot[np.arange(len(labels)), labels] = 1.0
+    sizes = onehot.sum(axis=0)
+    sums = square @ onehot  # distance of each point to each cluster, summed
+    own = sums[np.arange(len(labels)), labels]
+    own_size = sizes[labels]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(own_size > 1, own / (own_size - 1), 0.0)
+        mean_other = sums / sizes
+    mean_other[np.arange(len(labels)), labels] = np.inf
+    b = mean_other.min(axis=1)
+    denom = np.maximum(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sil = np.where((own_size > 1) & (denom > 0), (b - a) / denom, 0.0)
+    return float(sil.mean())
+
+
 def cluster_group(task: GroupTask) -> GroupResult:
     """Cluster one group's sessions: DTW matrix, average linkage, k by silhouette, medoids.
 
@@ -313,7 +343,6 @@ def cluster_group(task: GroupTask) -> GroupResult:
     """
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
-    from sklearn.metrics import silhouette_score
 
     p = task.params
     n = len(task.codes)
@@ -330,7 +359,7 @@ def cluster_group(task: GroupTask) -> GroupResult:
             sizes = np.bincount(cand)
             if len(np.unique(cand)) < 2 or sizes[sizes > 0].min() < p.min_cluster_size:
                 continue
-            sil = float(silhouette_score(square, cand, metric="precomputed"))
+            sil = silhouette(square, cand)
             if sil > best_sil + 1e-12:
                 best_sil, labels = sil, cand
         if best_sil < p.min_silhouette:

@@ -157,3 +157,14 @@ def test_a_dead_worker_is_reported_not_hung():
     tasks, _ = C.build_tasks(sessions, items, C.ClusterParams())
     with pytest.raises(WorkerError, match="worker process died"):
         ProcessPoolMapper(2, key=lambda t: f"{t.account_id}/{t.alert_id}")(_die, tasks, [t.cost for t in tasks])
+
+
+def test_silhouette_matches_scikit_learn():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(5)
+    pts = rng.normal(size=(30, 3))
+    square = squareform(np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)), checks=False)
+    square = squareform(square)
+    for labels in (rng.integers(0, 3, 30), np.r_[np.zeros(29, int), 1], np.r_[np.zeros(15, int), np.ones(15, int)]):
+        assert C.silhouette(square, labels) == pytest.approx(silhouette_score(square, labels, metric="precomputed"))
