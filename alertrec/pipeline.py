@@ -146,7 +146,7 @@ def _cluster(spark: Any, sessions: Any, items: Any, config: Config) -> Clusters:
     log.info("cluster: %d worker process(es)", workers)
     mapper = ProcessPoolMapper(
         workers,
-        key=lambda task: f"account {task.account_id} alert {task.alert_id}",
+        key=lambda task: f"account {task.account_id}",
         min_cost=config.parallel_min_cost,
         preload=WORKER_MODULES,
     )

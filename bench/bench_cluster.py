@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> dict:
     for w in args.workers:
         walls, details = [], []
         for _ in range(args.repeat):
-            mapper = ProcessPoolMapper(w, key=lambda t: f"{t.account_id}/{t.alert_id}", preload=WORKER_MODULES)
+            mapper = ProcessPoolMapper(w, key=lambda t: f"account {t.account_id}", preload=WORKER_MODULES)
             t0 = time.perf_counter()
             res = cluster_sessions(sessions, items, params, mapper=mapper)
             walls.append(time.perf_counter() - t0)

@@ -395,6 +395,75 @@ def serial_map(func: Callable[[GroupTask], GroupResult], tasks: Sequence[GroupTa
     return [func(t) for t in tasks]
 
 
+@dataclass(frozen=True)
+class AccountTask:
+    """The work of one account: all its groups, from its own sessions and items.
+
+    A pool task is an account, not a single alert: the account's item
+    embeddings, the encoding, the DTW of every group and the assembly of its
+    frames all run in the worker, so the parent only splits and concatenates.
+    """
+
+    account_id: int
+    sessions: pd.DataFrame
+    items: pd.DataFrame
+    params: ClusterParams
+    cost: float
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    """The frames of one account (see :class:`Clusters`) and the worker's timings."""
+
+    clusters: Clusters
+    encode_s: float
+    dtw_s: float
+    linkage_s: float
+
+
+def account_tasks(sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams) -> list[AccountTask]:
+    """Split the stage's input by account, each with its estimated cost (sum over its groups).
+
+    A group's cost is ``n² × mean length²`` with ``n`` its clustered sessions
+    (capped) and lengths capped at ``max_items``; accounts without any item
+    still get a task (their groups are reported, none clustered).
+    """
+    sess = sessions[[S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT]]
+    its = items.loc[items[S.ITEM_ID].notna(), [S.SESSION_ID, S.ACCOUNT_ID, S.SEQ, S.ITEM_TYPE, S.ITEM_ID]]
+    lengths = its.groupby(S.SESSION_ID, sort=False).size().clip(upper=params.max_items).rename("_len")
+    per_session = sess.join(lengths, on=S.SESSION_ID, how="inner")
+    per_group = per_session.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=False)["_len"].agg(["size", "mean"])
+    n = per_group["size"].clip(upper=params.max_sessions).astype(float)
+    group_cost = np.where(n >= 2, n * n * per_group["mean"] ** 2, 1.0)
+    account_cost = pd.Series(group_cost, index=per_group.index).groupby(level=0).sum()
+    items_by_account = dict(tuple(its.groupby(S.ACCOUNT_ID, sort=False)))
+    tasks = []
+    for account_id, acc_sess in sess.groupby(S.ACCOUNT_ID, sort=True):
+        acc_items = items_by_account.get(account_id, its.iloc[:0])
+        tasks.append(
+            AccountTask(int(account_id), acc_sess, acc_items, params, float(account_cost.get(account_id, 1.0)))
+        )
+    return tasks
+
+
+def cluster_account(task: AccountTask) -> AccountResult:
+    """Cluster every group of one account (runs in a pool worker).
+
+    A failure in one group is re-raised naming the (account, alert).
+    """
+    t0 = time.perf_counter()
+    tasks, groups = build_tasks(task.sessions, task.items, task.params)
+    t1 = time.perf_counter()
+    results = []
+    for gt in tasks:
+        try:
+            results.append(cluster_group(gt))
+        except Exception as exc:
+            raise RuntimeError(f"group account {gt.account_id} alert {gt.alert_id}: {type(exc).__name__}: {exc}") from exc
+    out = assemble(task.sessions, task.items, results, groups)
+    return AccountResult(out, t1 - t0, sum(r.dtw_s for r in results), sum(r.cluster_s for r in results))
+
+
 def cluster_sessions(
     sessions: pd.DataFrame,
     items: pd.DataFrame,
@@ -411,28 +480,38 @@ def cluster_sessions(
         Normalized items (``session_id, account_id, alert_id, seq, item_type, item_id``).
     params : ClusterParams
     mapper : callable
-        ``mapper(cluster_group, tasks, costs) -> results`` in task order; the
-        pipeline passes the process pool of :mod:`alertrec.parallel`.
+        ``mapper(cluster_account, tasks, costs) -> results`` in task order; the
+        pipeline passes the process pool of :mod:`alertrec.parallel`. One task
+        per account, biggest first.
 
     Returns
     -------
     Clusters
+        The same whatever the mapper and its number of workers.
     """
     t0 = time.perf_counter()
-    tasks, groups = build_tasks(sessions, items, params)
+    tasks = account_tasks(sessions, items, params)
     t1 = time.perf_counter()
-    results = mapper(cluster_group, tasks, [t.cost for t in tasks])
+    results = mapper(cluster_account, tasks, [t.cost for t in tasks])
     t2 = time.perf_counter()
-    out = assemble(sessions, items, results, groups)
+    frames = {}
+    for name in ("assignments", "medoids", "support", "groups"):
+        parts = [getattr(r.clusters, name) for r in results]
+        frames[name] = pd.concat(parts, ignore_index=True) if parts else getattr(_empty(sessions, items, params), name)
     t3 = time.perf_counter()
     timings = {
-        "encode_s": round(t1 - t0, 4),
+        "split_s": round(t1 - t0, 4),
         "pool_wall_s": round(t2 - t1, 4),
+        "encode_s": round(sum(r.encode_s for r in results), 4),
         "dtw_s": round(sum(r.dtw_s for r in results), 4),
-        "linkage_s": round(sum(r.cluster_s for r in results), 4),
-        "assemble_s": round(t3 - t2, 4),
+        "linkage_s": round(sum(r.linkage_s for r in results), 4),
+        "concat_s": round(t3 - t2, 4),
     }
-    return Clusters(out.assignments, out.medoids, out.support, out.groups, timings)
+    return Clusters(frames["assignments"], frames["medoids"], frames["support"], frames["groups"], timings)
+
+
+def _empty(sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams) -> Clusters:
+    return assemble(sessions.iloc[:0], items.iloc[:0], [], _group_stats(sessions.iloc[:0], items.iloc[:0], params))
 
 
 def assemble(

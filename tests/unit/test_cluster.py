@@ -152,6 +152,20 @@ def _die(task):
     return C.cluster_group(task)
 
 
+def test_a_failing_group_is_named_by_the_stage(monkeypatch):
+    sessions, items = _many_groups()
+    real = C.cluster_group
+
+    def failing(task):
+        if task.alert_id == "alert-3":
+            raise ValueError("bad group")
+        return real(task)
+
+    monkeypatch.setattr(C, "cluster_group", failing)
+    with pytest.raises(WorkerError, match=r"account 2 alert alert-3: ValueError: bad group"):
+        C.cluster_sessions(sessions, items, C.ClusterParams(), mapper=ProcessPoolMapper(1, key=lambda t: str(t.account_id)))
+
+
 def test_a_dead_worker_is_reported_not_hung():
     sessions, items = _many_groups()
     tasks, _ = C.build_tasks(sessions, items, C.ClusterParams())
