@@ -1,6 +1,8 @@
 """Command line: parses arguments, builds the config, calls the pipeline; nothing else.
 
 ``alertrec run --input ROOT --output ROOT --date D [--history-days N] [--top-k K]``
+``alertrec cron --input ROOT --output ROOT [--date D] ...`` -- the same run under the
+day's lock, after the day's input check (``alertrec.ops``; docs/operations.md)
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import sys
 from typing import Any, NoReturn, Sequence
 
 from alertrec.config import Config
-from alertrec.errors import AlertrecError
+from alertrec.errors import AlertrecError, ConfigError
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # an unexpected failure; the traceback is in the log with --verbose
 EXIT_USAGE = 2  # bad arguments
+# 3 input, 4 output: the exit_code of alertrec.errors.InputError / OutputError
+EXIT_LOCKED = 5  # another run of the day holds its lock (alertrec.io.lock.LockError)
+EXIT_TERMINATED = 143  # SIGTERM (cron): the day was not published by this run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,14 +40,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the nightly job for one day and publish it")
-    run.add_argument("--input", required=True, help="folder or prefix holding alerts/ and actions/")
-    run.add_argument("--output", default="./warehouse", help="folder or s3://bucket/prefix (default ./warehouse)")
-    run.add_argument("--date", default=None, help="the day D, YYYY-MM-DD (default: today, UTC)")
-    run.add_argument("--history-days", type=int, default=28, help="learn from [D - N days, D) (default 28)")
-    run.add_argument("--top-k", type=int, default=10, help="at most K rows per alert definition (default 10)")
-    run.add_argument("--spark-master", default="local[*]", help="Spark master for a local run (default local[*])")
-    run.add_argument("--driver-memory", default="2g", help="Spark driver heap (default 2g)")
+    _add_job_arguments(run)
+
+    cron = sub.add_parser(
+        "cron",
+        help="the nightly job for a scheduler: the day's lock, the day's input check, plain logs",
+        description="Run the nightly job under the day's lock after checking the day's input "
+        "(exit codes: docs/operations.md).",
+    )
+    _add_job_arguments(cron)
+    cron.add_argument("--lock-ttl", type=float, default=900.0,
+                      help="lease of the S3 lock in seconds, renewed while the run lasts (default 900)")
+    cron.add_argument("--no-lock", action="store_true", help="do not take the day's lock")
+    cron.add_argument("--no-input-check", action="store_true",
+                      help="run even when the day's input (dt=D-1) is missing or empty")
     return parser
+
+
+def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, help="folder or prefix holding alerts/ and actions/")
+    parser.add_argument("--output", default="./warehouse", help="folder or s3://bucket/prefix (default ./warehouse)")
+    parser.add_argument("--date", default=None, help="the day D, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--history-days", type=int, default=28, help="learn from [D - N days, D) (default 28)")
+    parser.add_argument("--top-k", type=int, default=10, help="at most K rows per alert definition (default 10)")
+    parser.add_argument("--spark-master", default="local[*]", help="Spark master for a local run (default local[*])")
+    parser.add_argument("--driver-memory", default="2g", help="Spark driver heap (default 2g)")
+    parser.add_argument("--glue-database", default=None,
+                        help="register the published day in this Glue database (with --glue-table; s3:// output)")
+    parser.add_argument("--glue-table", default=None, help="the Glue table of --glue-database (created if missing)")
+
+
+def glue_from_args(args: argparse.Namespace):  # noqa: ANN201 - alertrec.io.glue.GlueTarget | None
+    """The Glue target of ``--glue-database``/``--glue-table`` (both or neither; raises ConfigError)."""
+    database, table = getattr(args, "glue_database", None), getattr(args, "glue_table", None)
+    if database is None and table is None:
+        return None
+    if database is None or table is None:
+        raise ConfigError("--glue-database and --glue-table go together")
+    from alertrec.io.glue import GlueTarget
+
+    return GlueTarget(database=database, table=table)
 
 
 def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
@@ -59,15 +96,11 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
     )
 
 
-def setup_logging(verbose: bool) -> None:
-    """Plain log lines on stderr."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("py4j", "botocore", "boto3", "urllib3", "s3transfer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def setup_logging(verbose: bool):  # noqa: ANN201 - alertrec.progress.Progress
+    """Log lines on stderr: a status line at a terminal, plain lines otherwise (alertrec.progress)."""
+    from alertrec import progress
+
+    return progress.setup_logging(verbose, stream=sys.stderr)
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -97,24 +130,73 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (one line, exit 2) and --help (exit 0)
         return int(exc.code or 0)
-    setup_logging(args.verbose)
+    shown = setup_logging(args.verbose)
     try:
         if args.command == "run":
             from alertrec import pipeline
 
             config = config_from_args(args, dt.datetime.now(dt.timezone.utc))
-            report = pipeline.run_day(config)
+            glue = glue_from_args(args)
+            if glue is None:
+                report = pipeline.run_day(config)
+            else:
+                from alertrec import ops
+
+                report = ops.run_day_guarded(config, lock=False, check_input=False, glue=glue)
+            shown.close()
             print("\n".join(summary_lines(report)))
+            if shown.interactive:
+                from alertrec.progress import timings_line
+
+                print(timings_line(report))
             return EXIT_OK
+        if args.command == "cron":
+            return _cron(args, shown)
     except AlertrecError as exc:
+        shown.close()
         print(f"alertrec: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        shown.close()
         print("alertrec: interrupted; the day was not published by this run", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug or an environment failure: one line, traceback with -v
+        shown.close()
         log.debug("unexpected failure", exc_info=True)
         print(f"alertrec: error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
               "(rerun with -v for the traceback)", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_USAGE
+
+
+def _cron(args: argparse.Namespace, shown) -> int:  # noqa: ANN001 - alertrec.progress.Progress
+    """``alertrec cron``: the guarded run; the summary goes to the log unless a person watches."""
+    from alertrec import ops
+    from alertrec.progress import timings_line
+
+    config = config_from_args(args, dt.datetime.now(dt.timezone.utc))
+    if args.lock_ttl <= 0:
+        raise ConfigError(f"--lock-ttl must be > 0 seconds, got {args.lock_ttl}")
+    try:
+        with ops.terminate_on_sigterm():
+            report = ops.run_day_guarded(
+                config,
+                lock=not args.no_lock,
+                lock_ttl_s=args.lock_ttl,
+                check_input=not args.no_input_check,
+                glue=glue_from_args(args),
+            )
+    except ops.Terminated:
+        shown.close()
+        print("alertrec: terminated (SIGTERM); the day was not published by this run", file=sys.stderr)
+        return EXIT_TERMINATED
+    shown.close()
+    lines = [*summary_lines(report), timings_line(report)]
+    if "glue" in report:
+        lines.append(f"  glue: {report['glue']['table']} {report['glue']['partition']}")
+    if shown.interactive:
+        print("\n".join(lines))
+    else:
+        for line in lines:
+            log.info("%s", line.strip())
+    return EXIT_OK

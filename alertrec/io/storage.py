@@ -10,8 +10,11 @@ go through the same code path above the adapter (papermill's ``iorw`` shape).
   folder, ``fsync`` and ``os.replace``, so a single file is never seen
   half-written, and ``fsync``\\ s the folder after renames and deletes.
 - :class:`S3Storage` uses awswrangler's verbs (``download``, ``list_objects``,
-  ``delete_objects``, ``does_object_exist``) and writes each file with one
-  boto3 ``put_object``, which S3 applies whole or not at all.  (Not
+  ``does_object_exist``) and writes each file with one boto3 ``put_object``,
+  which S3 applies whole or not at all.  Deletes are one boto3
+  ``delete_objects`` per 1000 keys whose per-key errors are checked and
+  retried (awswrangler's ``delete_objects`` silently drops per-key
+  ``InternalError``\\ s, which would leave a stale file in a published day).  (Not
   ``wr.s3.upload``: it writes nothing for zero bytes, and after a failed PUT
   its writer retries the PUT from ``__del__`` at garbage collection and prints
   a traceback -- aws/aws-sdk-pandas#2973 -- which would break the one-line
@@ -19,6 +22,12 @@ go through the same code path above the adapter (papermill's ``iorw`` shape).
   The endpoint comes from ``AWS_ENDPOINT_URL_S3``, else ``AWS_ENDPOINT_URL``
   (read in :func:`s3_endpoint_url`, nowhere else) and is set explicitly on
   both awswrangler's config and the boto3 client.
+- Every S3 call is retried by botocore (:func:`s3_retry_settings`: mode
+  ``standard`` -- exponential backoff with jitter on 5xx, throttling such as
+  ``SlowDown``, reset or closed connections and timeouts -- and 8 attempts;
+  ``AWS_RETRY_MODE`` / ``AWS_MAX_ATTEMPTS`` override them).  What botocore
+  cannot retry is retried here: a response body cut off while it is read
+  (:meth:`S3Storage.read_bytes`) and per-key failures of a batch delete.
 - :func:`storage_for` picks the adapter: no scheme or ``file://`` -> local,
   ``s3://`` -> S3, anything else -> :class:`~alertrec.errors.OutputError`.
 
@@ -35,6 +44,7 @@ import errno
 import io
 import logging
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
@@ -49,6 +59,13 @@ _logger = logging.getLogger(__name__)
 
 #: environment variables that name the S3 endpoint, most specific first
 S3_ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+#: botocore retry mode and attempts (the first try included) when AWS_RETRY_MODE / AWS_MAX_ATTEMPTS are unset
+DEFAULT_RETRY_MODE = "standard"
+DEFAULT_MAX_ATTEMPTS = 8
+_RETRY_MODES = ("standard", "adaptive", "legacy")
+#: per-key codes of a DeleteObjects response that are worth another try
+_RETRYABLE_KEY_ERRORS = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "OperationAborted"})
+_DELETE_BATCH = 1000  # S3's limit of keys per DeleteObjects
 
 _PROBE_PREFIX = ".alertrec-write-probe-"
 _TMP_MARK = ".tmp-"
@@ -64,6 +81,63 @@ def s3_endpoint_url() -> str | None:
         if value:
             return value
     return None
+
+
+def s3_retry_settings(mode: str | None = None, max_attempts: int | None = None) -> dict[str, object]:
+    """botocore's ``retries`` setting of every S3 client alertrec makes.
+
+    ``mode`` and ``max_attempts`` win when given; else ``AWS_RETRY_MODE`` and
+    ``AWS_MAX_ATTEMPTS`` (the standard AWS variables, read here and nowhere
+    else); else :data:`DEFAULT_RETRY_MODE` with :data:`DEFAULT_MAX_ATTEMPTS`.
+
+    Raises
+    ------
+    OutputError
+        An unknown mode or a number of attempts below 1.
+    """
+    if mode is None:
+        mode = os.environ.get("AWS_RETRY_MODE", "").strip() or DEFAULT_RETRY_MODE
+    if max_attempts is None:
+        text = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
+        try:
+            max_attempts = int(text) if text else DEFAULT_MAX_ATTEMPTS
+        except ValueError:
+            raise OutputError(f"AWS_MAX_ATTEMPTS must be a whole number, got {text!r}") from None
+    if mode not in _RETRY_MODES:
+        raise OutputError(f"S3 retry mode must be one of {', '.join(_RETRY_MODES)}, got {mode!r}")
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise OutputError(f"S3 max attempts must be >= 1, got {max_attempts!r}")
+    return {"mode": mode, "max_attempts": max_attempts}
+
+
+def botocore_config(retries: dict[str, object] | None = None):  # noqa: ANN201 - botocore.config.Config
+    """The botocore ``Config`` of alertrec's AWS clients: retries, timeouts, a small pool."""
+    from botocore.config import Config
+
+    settings = dict(retries or s3_retry_settings())
+    # botocore's "max_attempts" counts retries; "total_max_attempts" counts tries, as AWS_MAX_ATTEMPTS does
+    retry_config = {"mode": settings["mode"], "total_max_attempts": settings["max_attempts"]}
+    return Config(
+        retries=retry_config,  # type: ignore[arg-type]
+        connect_timeout=10,
+        read_timeout=60,
+        max_pool_connections=10,
+        user_agent_extra="alertrec",
+    )
+
+
+def _backoff_s(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
+    """Full-jitter exponential backoff before retry number ``attempt`` (0-based)."""
+    import random
+
+    return random.uniform(0, min(cap, base * (2**attempt)))
+
+
+def _is_cut_off_read(exc: BaseException) -> bool:
+    """A response whose body broke off while being read: botocore retries requests, not these."""
+    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+    return isinstance(exc, (ResponseStreamingError, IncompleteReadError, ReadTimeoutError))
 
 
 def _check_rel(rel_path: str, *, allow_empty: bool = False) -> str:
@@ -283,9 +357,18 @@ class S3Storage(Storage):
     boto3_session
         The AWS session every call uses; None for boto3's default session.
         Tests pass their own.
+    retry_mode, max_attempts
+        botocore's retry mode and attempts; see :func:`s3_retry_settings`.
     """
 
-    def __init__(self, url: str, boto3_session: boto3.Session | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        boto3_session: boto3.Session | None = None,
+        *,
+        retry_mode: str | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
         parsed = urlparse(url)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise OutputError(f"not an S3 URL with a bucket: {url!r}; use s3://bucket/prefix")
@@ -293,6 +376,7 @@ class S3Storage(Storage):
         self.prefix = parsed.path.strip("/")
         self.boto3_session = boto3_session
         self.endpoint_url = s3_endpoint_url()
+        self.retries = s3_retry_settings(retry_mode, max_attempts)
         self._s3_client = None
 
     # -- helpers ---------------------------------------------------------------
@@ -304,6 +388,7 @@ class S3Storage(Storage):
             wr.config.s3_endpoint_url = self.endpoint_url
         elif wr.config.s3_endpoint_url is not None:
             wr.config.reset("s3_endpoint_url")  # back to WR_S3_ENDPOINT_URL / AWS's own
+        wr.config.botocore_config = botocore_config(self.retries)  # the same retries as our own client
         return wr
 
     def _client(self):  # noqa: ANN202 - a boto3 S3 client
@@ -312,7 +397,9 @@ class S3Storage(Storage):
             import boto3
 
             session = self.boto3_session if self.boto3_session is not None else boto3.Session()
-            self._s3_client = session.client("s3", endpoint_url=self.endpoint_url)
+            self._s3_client = session.client(
+                "s3", endpoint_url=self.endpoint_url, config=botocore_config(self.retries)
+            )
         return self._s3_client
 
     def _key(self, rel_path: str, *, allow_empty: bool = False) -> str:
@@ -333,14 +420,22 @@ class S3Storage(Storage):
 
     def read_bytes(self, rel_path: str) -> bytes:
         path = self._s3(rel_path)
-        buf = io.BytesIO()
-        try:
-            self._wr().s3.download(path=path, local_file=buf, use_threads=False, boto3_session=self.boto3_session)
-        except Exception as exc:
-            if _is_not_found(exc):
-                raise FileNotFoundError(f"no object {path}") from None
-            raise OutputError(f"cannot read {path}: {_s3_reason(exc)}") from exc
-        return buf.getvalue()
+        attempts = int(self.retries["max_attempts"])  # type: ignore[call-overload]
+        for attempt in range(attempts):
+            buf = io.BytesIO()
+            try:
+                self._wr().s3.download(path=path, local_file=buf, use_threads=False, boto3_session=self.boto3_session)
+                return buf.getvalue()
+            except Exception as exc:
+                if _is_not_found(exc):
+                    raise FileNotFoundError(f"no object {path}") from None
+                if attempt + 1 < attempts and _is_cut_off_read(exc):
+                    # botocore retries a failed request, not a body that broke off while being read
+                    _logger.warning("reading %s broke off (%s); retrying", path, _s3_reason(exc))
+                    time.sleep(_backoff_s(attempt))
+                    continue
+                raise OutputError(f"cannot read {path}: {_s3_reason(exc)}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def exists(self, rel_path: str) -> bool:
         path = self._s3(rel_path)
@@ -361,14 +456,38 @@ class S3Storage(Storage):
         return sorted(rels)
 
     def delete(self, rel_paths: Iterable[str]) -> None:
-        # always a list: a single str would be taken as a prefix by awswrangler
-        paths = [self._s3(rel) for rel in rel_paths]
-        if not paths:
-            return
-        try:
-            self._wr().s3.delete_objects(path=paths, use_threads=False, boto3_session=self.boto3_session)
-        except Exception as exc:
-            raise OutputError(f"cannot delete under s3://{self.bucket}/{self.prefix}: {_s3_reason(exc)}") from exc
+        if isinstance(rel_paths, str):  # a single str would be iterated character by character
+            raise TypeError("delete takes a list of relative paths, not one str")
+        pending = list(dict.fromkeys(self._key(rel) for rel in rel_paths))
+        where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+        attempts = int(self.retries["max_attempts"])  # type: ignore[call-overload]
+        for attempt in range(attempts):
+            if not pending:
+                return
+            failed: list[tuple[str, str]] = []
+            for start in range(0, len(pending), _DELETE_BATCH):
+                batch = pending[start:start + _DELETE_BATCH]
+                try:
+                    response = self._client().delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                    )
+                except Exception as exc:
+                    raise OutputError(f"cannot delete under {where}: {_s3_reason(exc)}") from exc
+                for error in response.get("Errors", []):
+                    code = str(error.get("Code", ""))
+                    if code not in _RETRYABLE_KEY_ERRORS:
+                        reason = "access denied" if code == "AccessDenied" else f"{code or 'error'} on {error.get('Key')}"
+                        raise OutputError(f"cannot delete under {where}: {reason}")
+                    failed.append((str(error["Key"]), code))
+            pending = [key for key, _code in failed]
+            if pending and attempt + 1 < attempts:
+                # S3 answers 200 to DeleteObjects and lists per-key failures; botocore does not retry those
+                _logger.warning("deleting %d object(s) under %s failed (%s); retrying", len(pending), where, failed[0][1])
+                time.sleep(_backoff_s(attempt))
+        if pending:
+            raise OutputError(
+                f"cannot delete under {where}: {failed[0][1]} on {len(pending)} object(s) after {attempts} attempts"
+            )
 
     def url(self, rel_path: str = "") -> str:
         key = self._key(rel_path, allow_empty=True)
@@ -376,10 +495,9 @@ class S3Storage(Storage):
 
     def check_writable(self) -> None:
         probe = f"{_PROBE_PREFIX}{uuid.uuid4().hex}"
-        path = self._s3(probe)
         try:
             self._client().put_object(Bucket=self.bucket, Key=self._key(probe), Body=b"")
-            self._wr().s3.delete_objects(path=[path], use_threads=False, boto3_session=self.boto3_session)
+            self._client().delete_object(Bucket=self.bucket, Key=self._key(probe))
         except Exception as exc:
             raise OutputError(f"output {self.url()} is not writable: {_s3_reason(exc)}") from exc
 
