@@ -65,6 +65,10 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=10, help="at most K rows per alert definition (default 10)")
     parser.add_argument("--spark-master", default="local[*]", help="Spark master for a local run (default local[*])")
     parser.add_argument("--driver-memory", default="2g", help="Spark driver heap (default 2g)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes of the cluster stage (default 0: every available core)")
+    parser.add_argument("--engine", choices=("local", "spark"), default="local",
+                        help="run the cluster stage's per-group work in a local process pool or on Spark (EMR)")
     parser.add_argument("--glue-database", default=None,
                         help="register the published day in this Glue database (with --glue-table; s3:// output)")
     parser.add_argument("--glue-table", default=None, help="the Glue table of --glue-database (created if missing)")
@@ -92,6 +96,8 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
         top_k=args.top_k,
         spark_master=args.spark_master,
         spark_driver_memory=args.driver_memory,
+        workers=args.workers,
+        engine=args.engine,
         generated_at=now,
     )
 

@@ -41,6 +41,13 @@ def test_run_builds_the_config_and_prints_a_summary(calls, capsys):
     assert "10 read = 6 used + 3 quarantined + 1 ignored" in out
 
 
+def test_workers_and_engine_reach_the_config(calls):
+    assert cli.main(["run", "--input", "in", "--date", "2026-02-01", "--workers", "3", "--engine", "spark"]) == 0
+    assert (calls[0].workers, calls[0].engine) == (3, "spark")
+    assert cli.main(["run", "--input", "in", "--date", "2026-02-01"]) == 0
+    assert (calls[1].workers, calls[1].engine) == (0, "local")
+
+
 def test_default_date_is_today_utc_and_output_is_warehouse(calls):
     assert cli.main(["run", "--input", "in"]) == 0
     assert calls[0].date == dt.datetime.now(dt.timezone.utc).date()
@@ -57,6 +64,8 @@ def test_default_date_is_today_utc_and_output_is_warehouse(calls):
         (["run", "--input", "in", "--history-days", "-3"], "--history-days must be >= 1"),
         (["run", "--input", "in", "--top-k", "many"], "invalid int value"),
         (["run"], "--input"),
+        (["run", "--input", "in", "--workers", "-1"], "--workers must be >= 0"),
+        (["run", "--input", "in", "--engine", "dask"], "invalid choice"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(calls, capsys, argv, needle):
