@@ -1,0 +1,729 @@
+"""``alertrec evaluate``: a temporal holdout of the rankers on the input's own history.
+
+For each evaluated day ``d`` (the ``--days N`` days before ``--date D``: ``D - N`` ..
+``D - 1``), every ranker is fitted on the sessions that started in ``[d - history_days,
+d)`` and scores the sessions that started on ``d``: did it put what the engineer used,
+and above all the item that revealed the cause (the last item before
+``alert_resolved``), near the top?
+
+Like :mod:`alertrec.pipeline`, this module is an entry point: it reads (Spark), calls
+the stages and writes the report (JSON, PNG chart) through the storage adapter.
+
+Approximation: one Spark extraction covers the whole span ``[D - N - history_days, D)``
+and the sessions are sliced per evaluated day in pandas, instead of one extraction per
+day. A history session that was still open at ``d`` 00:00 keeps only its items before
+``d`` and counts as unresolved (the contract cuts sessions at the window's edges the
+same way); a session that the per-day extraction would have cut at the *start* of its
+window (opened before ``d - history_days``) is left out instead of being cut. The
+definitions a ranker recommends for are those of the day's sessions (titled by their
+latest firing), not the ``fired`` frame of a nightly run.
+
+Metrics (plain functions over frames, named exactly)
+----------------------------------------------------
+Each test session is a query; its definition's ranked list (``top_k`` rows) is the
+ranking. Two relevance views:
+
+* **cause** (resolved sessions): the one relevant item is the last item before
+  ``alert_resolved``. ``hit_rate_at_k`` @1 and @5, ``mrr``, ``ndcg_at_k`` @10, the rank
+  of that item (median, share found in the list), and the MTTR estimate
+  (:func:`mttr_estimate`): the observed time from the session start to that item, vs. the
+  time had the engineer opened the recommendations in rank order at about a minute each
+  (rank x 60 s; when the item is not in the list: the whole list, then as observed).
+* **used** (sessions with items): binary relevance of every item the session used.
+
+Plus catalog coverage (share of the items of the history that some recommended list
+shows in its top 10), and two cold-start subsets: definitions with no session in their
+history (natural), and *held-out* definitions (a deterministic ``cold_start_share`` of
+each day's definitions whose whole history is removed before a second fit of every
+ranker, so that they are scored as never-investigated alerts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import hashlib
+import inspect
+import io
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from alertrec import schema as S
+from alertrec.config import Config, parse_date
+from alertrec.errors import ConfigError
+from alertrec.monitor import PeakMemory
+from alertrec.stages.cluster import ClusterParams, Clusters, cluster_sessions
+from alertrec.stages.rank import Ranker, empty_recommendations, finish_recommendations
+
+log = logging.getLogger(__name__)
+
+QUERY = "query_id"  # the evaluation's query: one test session
+ITEM = (S.ITEM_TYPE, S.ITEM_ID)
+_DAY = pd.Timedelta(days=1)
+
+
+# ---------------------------------------------------------------------------
+# metric functions
+# ---------------------------------------------------------------------------
+def relevant_ranks(ranked: pd.DataFrame, relevant: pd.DataFrame, query_col: str = QUERY,
+                   item_cols: Sequence[str] = ITEM) -> pd.DataFrame:
+    """The rank of every relevant item (NaN when the ranking does not contain it).
+
+    Parameters
+    ----------
+    ranked : pandas.DataFrame
+        ``query_col``, ``item_cols`` and ``rank`` (1 is the best; one row per shown item).
+    relevant : pandas.DataFrame
+        ``query_col`` and ``item_cols``: the relevant items of each query (binary relevance).
+    query_col : str
+    item_cols : sequence of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        The distinct rows of ``relevant`` with a float ``rank`` column.
+    """
+    keys = [query_col, *item_cols]
+    rel = relevant[keys].drop_duplicates()
+    shown = ranked[keys + [S.RANK]].sort_values(S.RANK, kind="mergesort").drop_duplicates(keys)
+    out = rel.merge(shown, on=keys, how="left")
+    out[S.RANK] = out[S.RANK].astype(float)
+    return out
+
+
+def hit_rate_at_k(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int, query_col: str = QUERY,
+                  item_cols: Sequence[str] = ITEM) -> float:
+    """Share of the queries (those with a relevant item) with a relevant item in the top ``k``."""
+    ranks = relevant_ranks(ranked, relevant, query_col, item_cols)
+    if ranks.empty:
+        return float("nan")
+    best = ranks.groupby(query_col)[S.RANK].min()
+    return float((best <= k).mean())
+
+
+def mrr(ranked: pd.DataFrame, relevant: pd.DataFrame, query_col: str = QUERY,
+        item_cols: Sequence[str] = ITEM) -> float:
+    """Mean over queries of 1 / rank of the first relevant item (0 when none is ranked)."""
+    ranks = relevant_ranks(ranked, relevant, query_col, item_cols)
+    if ranks.empty:
+        return float("nan")
+    best = ranks.groupby(query_col)[S.RANK].min()
+    return float((1.0 / best).fillna(0.0).mean())
+
+
+def ndcg_at_k(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int, query_col: str = QUERY,
+              item_cols: Sequence[str] = ITEM) -> float:
+    """Mean NDCG@k with binary relevance: DCG = Σ 1/log2(rank + 1) over the relevant items in
+    the top ``k``, divided by the ideal DCG of min(#relevant, k) relevant items at the top."""
+    ranks = relevant_ranks(ranked, relevant, query_col, item_cols)
+    if ranks.empty:
+        return float("nan")
+    r = ranks[S.RANK].to_numpy()
+    gain = np.where(r <= k, 1.0 / np.log2(np.nan_to_num(r, nan=1.0) + 1.0), 0.0)
+    per = ranks.assign(_g=gain).groupby(query_col).agg(dcg=("_g", "sum"), n=("_g", "size"))
+    discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+    ideal = discounts[np.minimum(per["n"].to_numpy(), k) - 1]
+    return float((per["dcg"].to_numpy() / ideal).mean())
+
+
+def catalog_coverage(recommendations: pd.DataFrame, catalog: pd.DataFrame, k: int = 10) -> float:
+    """Share of the catalog's (account_id, item_type, item_id) shown in some top-``k`` list."""
+    keys = [S.ACCOUNT_ID, *ITEM]
+    cat = catalog[keys].drop_duplicates()
+    if cat.empty:
+        return float("nan")
+    shown = recommendations.loc[recommendations[S.RANK] <= k, keys].drop_duplicates()
+    return float(len(cat.merge(shown, on=keys, how="inner")) / len(cat))
+
+
+def mttr_estimate(cause_ranks: pd.DataFrame, top_k: int, seconds_per_item: float = 60.0) -> dict[str, float]:
+    """Time to the item that revealed the cause, observed vs. with the recommendations.
+
+    Parameters
+    ----------
+    cause_ranks : pandas.DataFrame
+        One row per resolved session: ``rank`` of its cause item (NaN when not shown) and
+        ``observed_s`` (seconds from the session start to that item).
+    top_k : int
+        Length of the shown lists.
+    seconds_per_item : float
+        Time to open and read one recommendation.
+
+    Returns
+    -------
+    dict
+        ``observed_s`` and ``estimated_s`` (means); estimated per session is
+        ``rank * seconds_per_item`` when shown, else ``top_k * seconds_per_item +
+        observed``.
+    """
+    if cause_ranks.empty:
+        return {"observed_s": float("nan"), "estimated_s": float("nan")}
+    r = cause_ranks[S.RANK].to_numpy(dtype=float)
+    observed = cause_ranks["observed_s"].to_numpy(dtype=float)
+    estimated = np.where(np.isnan(r), top_k * seconds_per_item + observed, np.nan_to_num(r) * seconds_per_item)
+    return {"observed_s": float(observed.mean()), "estimated_s": float(estimated.mean())}
+
+
+# ---------------------------------------------------------------------------
+# the random ranker (a floor, not a product)
+# ---------------------------------------------------------------------------
+class RandomRanker(Ranker):
+    """The account's items of the window in a random order (seeded by ``config.seed`` and the day)."""
+
+    model_version = "random"
+
+    def fit(self, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config) -> "RandomRanker":
+        used = items.loc[items[S.ITEM_ID].notna() & items[S.SESSION_ID].isin(sessions[S.SESSION_ID]),
+                         [S.ACCOUNT_ID, *ITEM, S.ITEM_LABEL]]
+        self.catalog_ = used.drop_duplicates([S.ACCOUNT_ID, *ITEM]).sort_values([S.ACCOUNT_ID, *ITEM]).reset_index(drop=True)
+        self.config_ = config
+        return self
+
+    def recommend(self, fired: pd.DataFrame) -> pd.DataFrame:
+        rng = np.random.default_rng([int(self.config_.seed), self.config_.date.toordinal()])
+        rows = []
+        by_account = dict(iter(self.catalog_.groupby(S.ACCOUNT_ID, sort=True)))
+        for account, alert in fired[[S.ACCOUNT_ID, S.ALERT_ID]].drop_duplicates().sort_values(
+                [S.ACCOUNT_ID, S.ALERT_ID]).itertuples(index=False):
+            cat = by_account.get(int(account))
+            if cat is None:
+                continue
+            pick = cat.iloc[rng.permutation(len(cat))[: self.config_.top_k]]
+            rows.append(pick.assign(**{S.ALERT_ID: alert, S.RANK: np.arange(1, len(pick) + 1),
+                                       S.SCORE: 1.0 / np.arange(1, len(pick) + 1),
+                                       S.REASON_TEXT: "random order (evaluation floor)"}))
+        if not rows:
+            return empty_recommendations()
+        return finish_recommendations(pd.concat(rows, ignore_index=True), self.model_version, self.config_.generated_at)
+
+
+# ---------------------------------------------------------------------------
+# settings
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EvalSettings:
+    """Settings of one evaluation.
+
+    Parameters
+    ----------
+    input_root : str
+        Folder or prefix holding ``alerts/`` and ``actions/``.
+    date : datetime.date
+        ``D``: the evaluated days are ``D - days`` .. ``D - 1``.
+    days : int
+        Number of evaluated days.
+    output_root : str
+        Where ``evaluations/<D>/evaluation.json`` and ``evaluation.png`` go.
+    history_days : int
+        Each day's rankers learn from ``[d - history_days, d)``.
+    top_k : int
+        Length of the scored lists (NDCG@10, HitRate@5 need at least 10).
+    seed : int
+        Seed of the rankers and of the held-out choice.
+    cold_start_share : float
+        Share of each day's definitions held out for the cold-start subset (0: none).
+    seconds_per_item : float
+        The MTTR estimate's time per opened recommendation.
+    clusters : bool
+        Cluster each day's history (``alertrec.stages.cluster``, serially) and hand the
+        clusters to the rankers whose ``fit`` takes them, as the nightly job does.
+    spark_master, spark_driver_memory : str
+        Local Spark settings.
+    """
+
+    input_root: str
+    date: dt.date
+    days: int = 7
+    output_root: str = "./warehouse"
+    history_days: int = 28
+    top_k: int = 20
+    seed: int = 0
+    cold_start_share: float = 0.2
+    seconds_per_item: float = 60.0
+    clusters: bool = True
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.date, str):
+            object.__setattr__(self, "date", parse_date(self.date))
+        if not isinstance(self.days, int) or self.days < 1:
+            raise ConfigError(f"--days must be an integer >= 1, got {self.days!r}")
+        if not isinstance(self.top_k, int) or self.top_k < 10:
+            raise ConfigError(f"--top-k must be an integer >= 10 for the @10 metrics, got {self.top_k!r}")
+        if not 0.0 <= self.cold_start_share < 1.0:
+            raise ConfigError(f"cold_start_share must be within [0, 1), got {self.cold_start_share!r}")
+        if not self.input_root:
+            raise ConfigError("--input is required: the folder or prefix holding alerts/ and actions/")
+
+    def base_config(self, generated_at: dt.datetime | None = None) -> Config:
+        """The run config of the whole span (its window is ``[D - days - history_days, D)``)."""
+        return Config(
+            input_root=self.input_root, output_root=self.output_root, date=self.date,
+            history_days=self.history_days + self.days, top_k=self.top_k, seed=self.seed,
+            spark_master=self.spark_master, spark_driver_memory=self.spark_driver_memory,
+            generated_at=generated_at or dt.datetime.now(dt.timezone.utc), run_id="evaluate",
+        )
+
+
+def default_rankers() -> dict[str, Callable[[], Ranker]]:
+    """``mxnet``, ``popularity`` and ``random``: name -> factory of a fresh ranker."""
+    from alertrec.mxnet_ranker import MXNetRanker
+    from alertrec.stages.rank import PopularityRanker
+
+    return {"mxnet": MXNetRanker, "popularity": PopularityRanker, "random": RandomRanker}
+
+
+# ---------------------------------------------------------------------------
+# the evaluation
+# ---------------------------------------------------------------------------
+def evaluate(settings: EvalSettings, spark: Any = None,
+             rankers: Mapping[str, Callable[[], Ranker]] | None = None, write: bool = True) -> dict[str, Any]:
+    """Read the span once, evaluate every ranker day by day, write JSON + PNG.
+
+    Parameters
+    ----------
+    settings : EvalSettings
+    spark : pyspark.sql.SparkSession, optional
+        Built from the settings when not given.
+    rankers : mapping, optional
+        Name -> factory; :func:`default_rankers` by default.
+    write : bool
+        Write ``evaluations/<D>/evaluation.json`` and ``.png`` under ``output_root``.
+
+    Returns
+    -------
+    dict
+        The report (see :func:`evaluate_frames`), with ``outputs`` when written.
+    """
+    from alertrec.io.inputs import read_inputs
+    from alertrec.io.spark import build_spark
+    from alertrec.stages.extract import extract_sessions
+    from alertrec.stages.normalize import normalize_items
+
+    config = settings.base_config()
+    t0 = time.perf_counter()
+    with PeakMemory() as peak:
+        spark = spark or build_spark(master=settings.spark_master, driver_memory=settings.spark_driver_memory)
+        alerts_df, actions_df, _ = read_inputs(spark, config)
+        extraction = extract_sessions(spark, alerts_df, actions_df, config)
+        items = normalize_items(extraction.items)
+        t_extract = time.perf_counter() - t0
+        report = evaluate_frames(extraction.sessions, items, settings, rankers or default_rankers())
+    report["timings_s"]["extract"] = round(t_extract, 2)
+    report["peak_memory_bytes"] = peak.peak_bytes
+    if write:
+        report["outputs"] = write_report(report, settings)
+    return report
+
+
+def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalSettings,
+                    rankers: Mapping[str, Callable[[], Ranker]]) -> dict[str, Any]:
+    """The evaluation proper, on extracted sessions and normalized items (no I/O).
+
+    Parameters
+    ----------
+    sessions, items : pandas.DataFrame
+        The extraction's sessions and the normalized items of the whole span.
+    settings : EvalSettings
+    rankers : mapping
+        Name -> factory of a fresh :class:`~alertrec.stages.rank.Ranker`.
+
+    Returns
+    -------
+    dict
+        ``settings``, ``days``, ``counts`` per day, ``rankers``: per name ``all``,
+        ``cold_start`` (natural), ``cold_start_held_out`` metric dicts and ``per_day``,
+        ``timings_s`` (fit/recommend per ranker).
+    """
+    base = settings.base_config()
+    generated_at = base.generated_at
+    days = [settings.date - dt.timedelta(days=j) for j in range(settings.days, 0, -1)]
+    sessions = sessions.sort_values([S.STARTED_AT, S.SESSION_ID], kind="mergesort").reset_index(drop=True)
+    collected: dict[str, dict[str, list[pd.DataFrame]]] = {
+        name: {"used": [], "cause": [], "cold_used": [], "cold_cause": [], "held_used": [], "held_cause": []}
+        for name in rankers
+    }
+    coverage: dict[str, list[float]] = {name: [] for name in rankers}
+    timings: dict[str, float] = {f"{name}_{what}": 0.0 for name in rankers for what in ("fit", "recommend")}
+    timings["clusters"] = 0.0
+    per_day_counts = []
+    for day in days:
+        d0 = pd.Timestamp(day, tz="UTC")
+        hist_s, hist_i = history_window(sessions, items, d0, settings.history_days)
+        test_s = sessions[(sessions[S.STARTED_AT] >= d0) & (sessions[S.STARTED_AT] < d0 + _DAY)]
+        test_i = items[items[S.SESSION_ID].isin(test_s[S.SESSION_ID]) & items[S.ITEM_ID].notna()]
+        test_s = test_s[test_s[S.SESSION_ID].isin(test_i[S.SESSION_ID])]
+        if test_s.empty:
+            per_day_counts.append({"day": day.isoformat(), "sessions": 0})
+            continue
+        used, cause = _relevance(test_s, test_i)
+        targets = _targets(test_s)
+        fired = _fired(hist_s, d0, settings.history_days)
+        known = set(hist_s[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None))
+        cold = {key for key in targets[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None) if key not in known}
+        held = _held_out(targets, known, settings.cold_start_share, settings.seed, day)
+        config = base.replace(date=day, history_days=settings.history_days, generated_at=generated_at, run_id="evaluate")
+        catalog = hist_i[[S.ACCOUNT_ID, *ITEM]].drop_duplicates()
+        clusters = None
+        if settings.clusters:
+            t = time.perf_counter()
+            clusters = cluster_sessions(hist_s, hist_i, ClusterParams())
+            timings["clusters"] += time.perf_counter() - t
+        per_day_counts.append({
+            "day": day.isoformat(), "sessions": int(len(test_s)), "resolved_with_cause": int(len(cause)),
+            "definitions": int(len(targets)), "cold_start_definitions": len(cold), "held_out_definitions": len(held),
+            "history_sessions": int(len(hist_s)),
+        })
+        for name, factory in rankers.items():
+            t = time.perf_counter()
+            ranker = _fit(factory(), hist_s, hist_i, fired, config, clusters)
+            t1 = time.perf_counter()
+            recs = ranker.recommend(targets)
+            timings[f"{name}_fit"] += t1 - t
+            timings[f"{name}_recommend"] += time.perf_counter() - t1
+            ranked_u = _per_session(recs, used)
+            ranked_c = _per_session(recs, cause)
+            collected[name]["used"].append(ranked_u.assign(day=day.isoformat()))
+            collected[name]["cause"].append(ranked_c.assign(day=day.isoformat()))
+            if cold:
+                collected[name]["cold_used"].append(_only(ranked_u, cold))
+                collected[name]["cold_cause"].append(_only(ranked_c, cold))
+            coverage[name].append(catalog_coverage(recs, catalog, k=10))
+            if held:
+                keep = ~_keys_in(hist_s, held)
+                h_s = hist_s[keep]
+                h_i = hist_i[hist_i[S.SESSION_ID].isin(h_s[S.SESSION_ID])]
+                held_targets = targets[_keys_in(targets, held)]
+                t = time.perf_counter()
+                h_clusters = None if clusters is None else _without(clusters, held)
+                h_recs = _fit(factory(), h_s, h_i, fired[~_keys_in(fired, held)], config, h_clusters).recommend(held_targets)
+                timings[f"{name}_fit"] += time.perf_counter() - t
+                collected[name]["held_used"].append(_only(_per_session(h_recs, used), held))
+                collected[name]["held_cause"].append(_only(_per_session(h_recs, cause), held))
+        log.info("evaluated %s: %d sessions, %d definitions", day, len(test_s), len(targets))
+
+    results: dict[str, Any] = {}
+    for name in rankers:
+        c = collected[name]
+        results[name] = {
+            "all": _metrics(c["used"], c["cause"], settings),
+            "cold_start": _metrics(c["cold_used"], c["cold_cause"], settings),
+            "cold_start_held_out": _metrics(c["held_used"], c["held_cause"], settings),
+            "catalog_coverage": _mean(coverage[name]),
+            "per_day": [
+                {"day": d["day"], **_metrics([u], [k], settings)}
+                for d, u, k in zip(_nonempty(per_day_counts), c["used"], c["cause"])
+            ],
+        }
+    observed_duration = float(sessions.loc[
+        sessions[S.STARTED_AT] >= pd.Timestamp(days[0], tz="UTC"), S.DURATION_S].mean()) if len(sessions) else float("nan")
+    return {
+        "settings": _jsonable(dataclasses.asdict(settings)),
+        "days": [d.isoformat() for d in days],
+        "counts": per_day_counts,
+        "mean_session_duration_s": observed_duration,
+        "rankers": results,
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    }
+
+
+def _nonempty(counts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for c in counts if c.get("sessions", 0) > 0]
+
+
+# ---------------------------------------------------------------------------
+# building blocks
+# ---------------------------------------------------------------------------
+def history_window(sessions: pd.DataFrame, items: pd.DataFrame, d0: pd.Timestamp, history_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sessions that started in ``[d0 - history_days, d0)`` and their items before ``d0``.
+
+    A session still open at ``d0`` is cut there: it keeps its items before ``d0``, ends at
+    its last one, counts as unresolved, and its ``end_reason`` becomes ``window_end``.
+    """
+    start = d0 - pd.Timedelta(days=history_days)
+    s = sessions[(sessions[S.STARTED_AT] >= start) & (sessions[S.STARTED_AT] < d0)].copy()
+    i = items[items[S.SESSION_ID].isin(s[S.SESSION_ID]) & (items[S.TS] < d0)]
+    open_at_edge = s[S.ENDED_AT] >= d0
+    if open_at_edge.any():
+        last_ts = i.groupby(S.SESSION_ID)[S.TS].max()
+        ended = s.loc[open_at_edge, S.SESSION_ID].map(last_ts)
+        ended = ended.where(ended.notna(), s.loc[open_at_edge, S.STARTED_AT])
+        s.loc[open_at_edge, S.ENDED_AT] = ended.astype(s[S.ENDED_AT].dtype)
+        s.loc[open_at_edge, S.RESOLVED] = False
+        s.loc[open_at_edge, S.END_REASON] = S.END_WINDOW
+        s.loc[open_at_edge, S.DURATION_S] = (s.loc[open_at_edge, S.ENDED_AT] - s.loc[open_at_edge, S.STARTED_AT]).dt.total_seconds()
+        s.loc[open_at_edge, S.N_ITEMS] = s.loc[open_at_edge, S.SESSION_ID].map(i.groupby(S.SESSION_ID).size()).fillna(0).astype("int64")
+    s = s.sort_values([S.ACCOUNT_ID, S.USER_ID, S.STARTED_AT, S.SESSION_ID], kind="mergesort").reset_index(drop=True)
+    return s, i.reset_index(drop=True)
+
+
+def _fit(ranker: Ranker, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config,
+         clusters: Any) -> Ranker:
+    """``ranker.fit``, with the clusters when its ``fit`` takes them."""
+    if clusters is not None and "clusters" in inspect.signature(ranker.fit).parameters:
+        return ranker.fit(sessions, items, fired, config, clusters=clusters)
+    return ranker.fit(sessions, items, fired, config)
+
+
+def _without(clusters: Clusters, keys: set) -> Clusters:
+    """The clusters without the held-out definitions' sessions."""
+    return dataclasses.replace(clusters, assignments=clusters.assignments[~_keys_in(clusters.assignments, keys)])
+
+
+def _relevance(test_s: pd.DataFrame, test_i: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``used``: (query, account, alert, item) per used item; ``cause``: the last item of each
+    resolved session with ``observed_s``."""
+    base = test_i.merge(test_s[[S.SESSION_ID, S.RESOLVED]], on=S.SESSION_ID)
+    base = base.sort_values([S.SESSION_ID, S.SEQ], kind="mergesort").rename(columns={S.SESSION_ID: QUERY})
+    cols = [QUERY, S.ACCOUNT_ID, S.ALERT_ID, *ITEM]
+    used = base[cols].drop_duplicates().reset_index(drop=True)
+    last = base[base[S.RESOLVED].astype(bool)].drop_duplicates(QUERY, keep="last")
+    cause = last[cols].assign(observed_s=last[S.OFFSET_S].astype(float).to_numpy()).reset_index(drop=True)
+    return used, cause
+
+
+def _per_session(recs: pd.DataFrame, relevant: pd.DataFrame) -> pd.DataFrame:
+    """Relevant rows with the rank their definition's list gives them (NaN when not shown)."""
+    shown = recs[[S.ACCOUNT_ID, S.ALERT_ID, *ITEM, S.RANK]]
+    out = relevant.merge(shown, on=[S.ACCOUNT_ID, S.ALERT_ID, *ITEM], how="left")
+    out[S.RANK] = out[S.RANK].astype(float)
+    return out
+
+
+def _metrics(used_parts: list[pd.DataFrame], cause_parts: list[pd.DataFrame], settings: EvalSettings) -> dict[str, Any]:
+    used = pd.concat(used_parts, ignore_index=True) if used_parts else pd.DataFrame()
+    cause = pd.concat(cause_parts, ignore_index=True) if cause_parts else pd.DataFrame()
+    out: dict[str, Any] = {"sessions": int(used[QUERY].nunique()) if len(used) else 0,
+                           "resolved_sessions": int(len(cause))}
+    if len(used):
+        if "day" in used.columns:
+            used = used.assign(**{QUERY: used["day"].astype(str) + "/" + used[QUERY].astype(str)})
+        ranked = used.dropna(subset=[S.RANK])
+        out["used"] = {
+            "hit_rate_at_1": hit_rate_at_k(ranked, used, 1),
+            "hit_rate_at_5": hit_rate_at_k(ranked, used, 5),
+            "ndcg_at_10": ndcg_at_k(ranked, used, 10),
+            "mrr": mrr(ranked, used),
+        }
+    if len(cause):
+        if "day" in cause.columns:
+            cause = cause.assign(**{QUERY: cause["day"].astype(str) + "/" + cause[QUERY].astype(str)})
+        ranked = cause.dropna(subset=[S.RANK])
+        r = cause[S.RANK].to_numpy(dtype=float)
+        times = mttr_estimate(cause, settings.top_k, settings.seconds_per_item)
+        out["cause"] = {
+            "hit_rate_at_1": hit_rate_at_k(ranked, cause, 1),
+            "hit_rate_at_5": hit_rate_at_k(ranked, cause, 5),
+            "ndcg_at_10": ndcg_at_k(ranked, cause, 10),
+            "mrr": mrr(ranked, cause),
+            "median_rank": float(np.median(np.where(np.isnan(r), settings.top_k + 1, r))),
+            "found_in_list": float(np.mean(~np.isnan(r))),
+            "mttr_observed_s": times["observed_s"],
+            "mttr_estimated_s": times["estimated_s"],
+        }
+    return out
+
+
+def _targets(test_s: pd.DataFrame) -> pd.DataFrame:
+    latest = test_s.sort_values([S.FIRED_AT, S.ALERT_EVENT_ID], kind="mergesort")
+    latest = latest[latest[S.ALERT_TITLE].notna()].drop_duplicates([S.ACCOUNT_ID, S.ALERT_ID], keep="last")
+    keys = test_s[[S.ACCOUNT_ID, S.ALERT_ID]].drop_duplicates()
+    out = keys.merge(latest[[S.ACCOUNT_ID, S.ALERT_ID, S.ALERT_TITLE]], on=[S.ACCOUNT_ID, S.ALERT_ID], how="left")
+    return out.sort_values([S.ACCOUNT_ID, S.ALERT_ID]).reset_index(drop=True)
+
+
+def _fired(hist_s: pd.DataFrame, d0: pd.Timestamp, history_days: int) -> pd.DataFrame:
+    """The definitions investigated in the window, as a ``fired`` frame (titles of the latest firing)."""
+    s = hist_s[hist_s[S.FIRED_AT] >= d0 - pd.Timedelta(days=history_days)]
+    s = s.sort_values([S.FIRED_AT, S.ALERT_EVENT_ID], kind="mergesort")
+    grouped = s.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=True)
+    out = grouped.agg(**{S.N_FIRINGS: (S.ALERT_EVENT_ID, "nunique"), S.LAST_FIRED_AT: (S.FIRED_AT, "max")}).reset_index()
+    titles = s.drop_duplicates([S.ACCOUNT_ID, S.ALERT_ID], keep="last")[[S.ACCOUNT_ID, S.ALERT_ID, S.ALERT_TITLE]]
+    out = out.merge(titles, on=[S.ACCOUNT_ID, S.ALERT_ID])
+    return out[list(S.FIRED_COLUMNS)].astype({S.N_FIRINGS: "int64"})
+
+
+def _held_out(targets: pd.DataFrame, known: set, share: float, seed: int, day: dt.date) -> set:
+    """A deterministic ``share`` of the day's definitions that have history (by a hash of
+    the seed, the day and the key)."""
+    if share <= 0:
+        return set()
+    chosen = set()
+    for account, alert in targets[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None):
+        if (account, alert) not in known:
+            continue
+        h = hashlib.sha1(f"{seed}/{day.isoformat()}/{account}/{alert}".encode()).digest()
+        if int.from_bytes(h[:8], "big") / 2**64 < share:
+            chosen.add((account, alert))
+    return chosen
+
+
+def _keys_in(frame: pd.DataFrame, keys: set) -> np.ndarray:
+    pairs = zip(frame[S.ACCOUNT_ID].to_numpy(), frame[S.ALERT_ID].to_numpy())
+    return np.fromiter(((int(a), b) in keys for a, b in pairs), dtype=bool, count=len(frame))
+
+
+def _only(frame: pd.DataFrame, keys: set) -> pd.DataFrame:
+    return frame[_keys_in(frame, keys)]
+
+
+def _mean(values: list[float]) -> float:
+    vals = [v for v in values if v == v]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    return obj
+
+
+# ---------------------------------------------------------------------------
+# output: table, JSON, PNG
+# ---------------------------------------------------------------------------
+TABLE_COLUMNS = (
+    ("cause", "hit_rate_at_1", "cause HR@1"),
+    ("cause", "hit_rate_at_5", "cause HR@5"),
+    ("cause", "mrr", "cause MRR"),
+    ("cause", "median_rank", "cause rank"),
+    ("cause", "mttr_estimated_s", "MTTR est s"),
+    ("used", "hit_rate_at_1", "used HR@1"),
+    ("used", "hit_rate_at_5", "used HR@5"),
+    ("used", "ndcg_at_10", "NDCG@10"),
+    ("used", "mrr", "used MRR"),
+)
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The comparison as a fixed-width table (one row per ranker and subset)."""
+    header = ["ranker", "subset", "sessions"] + [label for _, _, label in TABLE_COLUMNS] + ["coverage"]
+    rows = [header]
+    for name, res in report["rankers"].items():
+        for subset in ("all", "cold_start", "cold_start_held_out"):
+            m = res[subset]
+            if not m.get("sessions"):
+                continue
+            row = [name, subset, str(m["sessions"])]
+            for view, key, _ in TABLE_COLUMNS:
+                v = m.get(view, {}).get(key, float("nan"))
+                row.append(f"{v:.0f}" if key.endswith("_s") else f"{v:.3f}" if key != "median_rank" else f"{v:.1f}")
+            row.append(f"{res['catalog_coverage']:.3f}" if subset == "all" else "")
+            rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    observed = next(iter(report["rankers"].values()))["all"].get("cause", {}).get("mttr_observed_s")
+    if observed is not None:
+        lines.append(f"observed time to the cause item: {observed:.0f} s (mean over resolved sessions); "
+                     f"MTTR est: {report['settings']['seconds_per_item']:.0f} s per recommendation opened in rank order")
+    return "\n".join(lines)
+
+
+def render_chart(report: dict[str, Any]) -> bytes:
+    """A PNG bar chart of the main metrics per ranker (all sessions, and held-out cold start)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["rankers"])
+    panels = [
+        ("all", "cause", ("hit_rate_at_1", "hit_rate_at_5", "mrr"), "cause item: HR@1, HR@5, MRR"),
+        ("all", "used", ("hit_rate_at_1", "hit_rate_at_5", "ndcg_at_10", "mrr"), "used items: HR@1, HR@5, NDCG@10, MRR"),
+        ("cold_start_held_out", "cause", ("hit_rate_at_1", "hit_rate_at_5", "mrr"), "held-out cold start, cause item"),
+    ]
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(17, 4.2))
+    width = 0.8 / max(len(names), 1)
+    for ax, (subset, view, keys, title) in zip(axes, panels):
+        x = np.arange(len(keys))
+        for j, name in enumerate(names):
+            m = report["rankers"][name][subset].get(view, {})
+            ax.bar(x + j * width, [m.get(k, 0.0) for k in keys], width, label=name)
+        ax.set_xticks(x + width * (len(names) - 1) / 2, [k.replace("hit_rate_at_", "HR@").replace("ndcg_at_", "NDCG@")
+                                                          .replace("mrr", "MRR") for k in keys])
+        ax.set_ylim(0, 1)
+        ax.set_title(title, fontsize=9)
+    ax = axes[-1]
+    values = [report["rankers"][n]["all"].get("cause", {}).get("mttr_estimated_s", 0.0) / 60 for n in names]
+    observed = report["rankers"][names[0]]["all"].get("cause", {}).get("mttr_observed_s", 0.0) / 60 if names else 0
+    ax.bar(names + ["observed"], values + [observed], color=[f"C{i}" for i in range(len(names))] + ["grey"])
+    ax.set_title("minutes to the cause item (MTTR estimate)", fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"alertrec evaluate: {report['days'][0]} .. {report['days'][-1]}", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_report(report: dict[str, Any], settings: EvalSettings) -> dict[str, str]:
+    """Write ``evaluations/<D>/evaluation.json`` and ``evaluation.png`` under ``output_root``."""
+    from alertrec.io.publish import write_json
+    from alertrec.io.storage import storage_for
+
+    storage = storage_for(settings.output_root)
+    storage.check_writable()
+    base = f"evaluations/{settings.date.isoformat()}"
+    json_url = write_json(storage, f"{base}/evaluation.json", report)
+    storage.write_bytes(f"{base}/evaluation.png", render_chart(report))
+    return {"json": json_url, "png": storage.url(f"{base}/evaluation.png")}
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``alertrec evaluate`` arguments to ``parser`` (a subparser)."""
+    parser.add_argument("--input", required=True, help="folder or prefix holding alerts/ and actions/")
+    parser.add_argument("--date", required=True, help="D: the evaluated days are D-N .. D-1 (YYYY-MM-DD)")
+    parser.add_argument("--days", type=int, default=7, help="N, the number of evaluated days (default 7)")
+    parser.add_argument("--output", default="./warehouse", help="receives evaluations/<D>/ (default ./warehouse)")
+    parser.add_argument("--history-days", type=int, default=28, help="each day learns from the N days before it")
+    parser.add_argument("--top-k", type=int, default=20, help="length of the scored lists (default 20, >= 10)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cold-start-share", type=float, default=0.2,
+                        help="share of each day's definitions held out as cold start (default 0.2; 0 = none)")
+    parser.add_argument("--spark-master", default="local[*]")
+    parser.add_argument("--driver-memory", default="2g")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> EvalSettings:
+    """Validated :class:`EvalSettings` from parsed arguments (raises ConfigError)."""
+    return EvalSettings(
+        input_root=args.input, date=args.date, days=args.days, output_root=args.output,
+        history_days=args.history_days, top_k=args.top_k, seed=args.seed,
+        cold_start_share=args.cold_start_share, spark_master=args.spark_master,
+        spark_driver_memory=args.driver_memory,
+    )
+
+
+def evaluate_main(args: argparse.Namespace) -> int:
+    """``alertrec evaluate``: run, print the table and where the files went; the exit status.
+
+    Errors of alertrec (bad settings, unreadable input, unwritable output) propagate as
+    :class:`~alertrec.errors.AlertrecError` for the CLI to report as one line.
+    """
+    settings = settings_from_args(args)
+    report = evaluate(settings)
+    print(format_table(report))
+    outputs = report.get("outputs", {})
+    print(f"report: {outputs.get('json')}\nchart:  {outputs.get('png')}")
+    return 0
+
+
+__all__ = [
+    "hit_rate_at_k", "ndcg_at_k", "mrr", "catalog_coverage", "mttr_estimate", "relevant_ranks",
+    "RandomRanker", "EvalSettings", "default_rankers", "evaluate", "evaluate_frames", "format_table",
+    "render_chart", "write_report", "add_arguments", "settings_from_args", "evaluate_main",
+]
