@@ -1,6 +1,7 @@
 """Command line: parses arguments, builds the config, calls the pipeline; nothing else.
 
 ``alertrec run --input ROOT --output ROOT --date D [--history-days N] [--top-k K]``
+``alertrec evaluate --input ROOT --date D [--days N]`` -- the rankers compared on held-out days
 ``alertrec cron --input ROOT --output ROOT [--date D] ...`` -- the same run under the
 day's lock, after the day's input check (``alertrec.ops``; docs/operations.md)
 """
@@ -54,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     cron.add_argument("--no-lock", action="store_true", help="do not take the day's lock")
     cron.add_argument("--no-input-check", action="store_true",
                       help="run even when the day's input (dt=D-1) is missing or empty")
+
+    from alertrec import evaluate as evaluation
+
+    evaluation.add_arguments(
+        sub.add_parser(
+            "evaluate",
+            help="temporal holdout: the MXNet ranker vs the popularity yardstick vs random",
+            description="For each of the N days before D, train on the history before it and score "
+            "that day's sessions; prints a table and writes JSON and a PNG chart.",
+        )
+    )
     return parser
 
 
@@ -67,6 +79,8 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driver-memory", default="2g", help="Spark driver heap (default 2g)")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes of the cluster stage (default 0: every available core)")
+    parser.add_argument("--ranker", choices=("mxnet", "popularity"), default="mxnet",
+                        help="the learned MXNet ranker (default) or the popularity yardstick")
     parser.add_argument("--engine", choices=("local", "spark"), default="local",
                         help="run the cluster stage's per-group work in a local process pool or on Spark (EMR)")
     parser.add_argument("--glue-database", default=None,
@@ -98,6 +112,7 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
         spark_driver_memory=args.driver_memory,
         workers=args.workers,
         engine=args.engine,
+        ranker=args.ranker,
         generated_at=now,
     )
 
@@ -158,6 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "cron":
             return _cron(args, shown)
+        if args.command == "evaluate":
+            from alertrec import evaluate as evaluation
+
+            shown.close()
+            return evaluation.evaluate_main(args)
     except AlertrecError as exc:
         shown.close()
         print(f"alertrec: error: {exc}", file=sys.stderr)

@@ -94,6 +94,9 @@ class Config:
     parallel_min_cost : float
         Below this estimated DTW work (sessions² × length², summed over
         groups) the cluster stage runs in-process instead of starting a pool.
+    ranker : str
+        ``mxnet`` (the default: the learned ranker of alertrec/mxnet_ranker.py)
+        or ``popularity`` (the yardstick).
     engine : str
         Where the cluster stage's per-group work runs: ``local`` (the process
         pool) or ``spark`` (``applyInPandas`` on the cluster, for EMR).
@@ -130,6 +133,7 @@ class Config:
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     query_link_threshold: float | None = 95.0
     workers: int = 0
+    ranker: str = "mxnet"
     parallel_min_cost: float = 2e6
     engine: str = "local"
     cluster_max_sessions: int = 300
@@ -164,6 +168,8 @@ class Config:
         if self.query_link_threshold is not None and not 0 < self.query_link_threshold <= 100:
             raise ConfigError("query_link_threshold must be within (0, 100] or None")
         _positive_int("--workers", self.workers, allow_zero=True)
+        if self.ranker not in ("mxnet", "popularity"):
+            raise ConfigError(f"--ranker must be mxnet or popularity, got {self.ranker!r}")
         if self.engine not in ("local", "spark"):
             raise ConfigError(f"--engine must be local or spark, got {self.engine!r}")
         for name in ("cluster_max_sessions", "cluster_window", "cluster_max_clusters", "embedding_dim"):

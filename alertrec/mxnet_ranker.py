@@ -608,8 +608,11 @@ def _reasons(rows: pd.DataFrame, history_days: int) -> np.ndarray:
     columns = [S.ITEM_TYPE, F.FROM_OWN, F.N_USED, F.DEF_SESSIONS, F.N_RESOLVED_USED, F.N_LAST, F.FROM_SIMILAR,
                F.SOURCE_TITLE, F.SOURCE_ALERT_ID, F.SOURCE_N_USED, F.SOURCE_SESSIONS, F.N_SOURCES, F.ACCOUNT_N_USED,
                F.FROM_TITLE, F.FROM_POPULAR]
+    support = rows["cluster_support"].to_numpy(dtype=float) if "cluster_support" in rows else np.zeros(len(rows))
+    medoid = rows["in_medoid"].to_numpy(dtype=float) if "in_medoid" in rows else np.zeros(len(rows))
     for (item_type, own, n_used, n_def, n_res, n_last, similar, src_title, src_id, src_used, src_sessions,
-         n_sources, acc_used, title_match, popular) in zip(*(rows[c].to_numpy(dtype=object) for c in columns)):
+         n_sources, acc_used, title_match, popular), sup, med in zip(
+             zip(*(rows[c].to_numpy(dtype=object) for c in columns)), support, medoid):
         verb = _VERB.get(item_type, "used")
         if own:
             text = f"{verb} in {int(n_used)} of {_investigations(int(n_def))} of this alert in the last {history_days} days"
@@ -617,6 +620,8 @@ def _reasons(rows: pd.DataFrame, history_days: int) -> np.ndarray:
                 text += f", {int(n_res)} of them resolved"
             if n_last:
                 text += f"; the last step before resolution in {int(n_last)}"
+            if med > 0 and sup >= 0.5:
+                text += f"; a step of a recurring investigation pattern ({round(100 * sup)}% of its sessions)"
         elif similar:
             title = _short_title(src_title if isinstance(src_title, str) and src_title.strip() else str(src_id))
             text = f"borrowed from similar alert '{title}' ({verb} in {int(src_used)} of {_investigations(int(src_sessions))})"

@@ -26,7 +26,7 @@ from alertrec.stages.cluster import WORKER_MODULES, ClusterParams, Clusters, clu
 from alertrec.stages.explode import explode_payloads
 from alertrec.stages.extract import extract_sessions
 from alertrec.stages.normalize import normalize_items
-from alertrec.stages.rank import PopularityRanker
+from alertrec.stages.rank import PopularityRanker, Ranker
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,10 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             with timer.step("cluster"):
                 clusters = _cluster(spark, extraction.sessions, items, config)
             with timer.step("rank"):
-                ranker = PopularityRanker().fit(extraction.sessions, items, extraction.fired, config, clusters=clusters)
+                ranker = make_ranker(config).fit(extraction.sessions, items, extraction.fired, config, clusters=clusters)
                 recs = ranker.recommend(extraction.fired)
+            with timer.step("save_model"):
+                model = save_model(storage, ranker)
             report["stages"] = {
                 "extract": {"sessions": len(extraction.sessions), "items": len(extraction.items), "fired_definitions": len(extraction.fired)},
                 "explode": {
@@ -105,6 +107,7 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                     "distinct_queries": int(items.loc[items[S.ITEM_TYPE] == S.ITEM_QUERY, S.ITEM_ID].nunique()),
                 },
                 "rank": {"model_version": ranker.model_version, **recommendation_summary(recs, extraction.fired)},
+                "model": model,
             }
             with timer.step("publish"):
                 table = pa.Table.from_pandas(recs, schema=S.RECOMMENDATIONS_ARROW, preserve_index=False)
@@ -125,6 +128,30 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             _write_report(storage, report)
     report["peak_memory_bytes"] = peak.peak_bytes
     return report
+
+
+def make_ranker(config: Config) -> Ranker:
+    """The ranker the config names; the MXNet one is imported only when used (mxnet is heavy)."""
+    if config.ranker == "popularity":
+        return PopularityRanker()
+    from alertrec.mxnet_ranker import MXNetRanker
+
+    return MXNetRanker()
+
+
+def save_model(storage: Storage, ranker: Ranker) -> dict[str, Any]:
+    """Write a trained ranker's model and encoding files under ``ROOT/models/<scope>/<version>/``."""
+    to_files = getattr(ranker, "to_files", None)
+    if to_files is None:
+        return {"files": []}
+    files = to_files()
+    for rel, data in sorted(files.items()):
+        storage.write_bytes(f"{S.MODELS_DIR}/{rel}", data)
+    return {
+        "version": getattr(ranker, "version_", None),
+        "files": sorted(f"{S.MODELS_DIR}/{rel}" for rel in files),
+        "training": getattr(ranker, "training_", {}),
+    }
 
 
 def cluster_params(config: Config) -> ClusterParams:
