@@ -30,19 +30,45 @@ def _config(output: str, run: int) -> Config:
 
 
 
-@pytest.fixture(scope="module")
-def expected_definitions(spark) -> set[tuple[int, str]]:
-    """Definitions that fired in the window in an account with any investigated item: each must get rows."""
+def _definitions_with_history(spark, config: Config) -> tuple[set[tuple[int, str]], int]:
+    """Definitions that fired in the window in an account with any investigated item (each must get
+    rows), and the number of fired definitions."""
     from alertrec.io.inputs import read_inputs
     from alertrec.stages.extract import extract_sessions
 
-    config = _config("unused", 0)
     alerts, actions, _ = read_inputs(spark, config)
     ex = extract_sessions(spark, alerts, actions, config)
     with_items = set(ex.items[S.ACCOUNT_ID])
     fired = ex.fired[ex.fired[S.ACCOUNT_ID].isin(with_items)]
-    assert len(fired) >= 10 and len(fired) < len(ex.fired)  # the fixtures have both kinds
-    return set(zip(fired[S.ACCOUNT_ID].astype(int), fired[S.ALERT_ID]))
+    return set(zip(fired[S.ACCOUNT_ID].astype(int), fired[S.ALERT_ID])), len(ex.fired)
+
+
+@pytest.fixture(scope="module")
+def expected_definitions(spark) -> set[tuple[int, str]]:
+    expected, n_fired = _definitions_with_history(spark, _config("unused", 0))
+    assert len(expected) >= 10 and len(expected) < n_fired  # the fixtures have both kinds
+    return expected
+
+
+def test_a_generated_world_meets_the_output_contract(spark, tmp_path):
+    from alertrec.generate import WorldSpec, generate_world, write_world
+
+    world_root = tmp_path / "world"
+    write_world(generate_world(WorldSpec.for_actions(20_000, end_date=DAY), seed=5), world_root)
+    config = Config(input_root=str(world_root), output_root=str(tmp_path / "out"), date=FIXTURE_DAY, top_k=7)
+    report = run_day(config, spark=spark)
+    expected, n_fired = _definitions_with_history(spark, config)
+    rows = check_recommendations(
+        read_published_day(storage_for(config.output_root), DAY), top_k=7, fired=expected,
+        generated_at=config.generated_at,
+    )
+    assert n_fired > 0 and len(rows) == report["output"]["rows"]
+    assert report["rows"][S.DATASET_ACTIONS]["reconciled"] and report["rows"][S.DATASET_ALERTS]["reconciled"]
+    # the MXNet ranker is the default and its model files are kept under models/
+    assert report["stages"]["rank"]["model_version"].startswith("mxnet")
+    assert report["stages"]["model"]["files"] and all(
+        (tmp_path / "out" / f).is_file() for f in report["stages"]["model"]["files"]
+    )
 
 
 def _run_twice_and_check(spark, output: str, expected: set[tuple[int, str]]) -> tuple[dict, dict]:
