@@ -176,8 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "evaluate":
             from alertrec import evaluate as evaluation
 
+            lines = evaluation.evaluate_from_args(args)
             shown.close()
-            return evaluation.evaluate_main(args)
+            print("\n".join(lines))
+            return EXIT_OK
     except AlertrecError as exc:
         shown.close()
         print(f"alertrec: error: {exc}", file=sys.stderr)

@@ -708,22 +708,20 @@ def settings_from_args(args: argparse.Namespace) -> EvalSettings:
     )
 
 
-def evaluate_main(args: argparse.Namespace) -> int:
-    """``alertrec evaluate``: run, print the table and where the files went; the exit status.
+def evaluate_from_args(args: argparse.Namespace) -> list[str]:
+    """``alertrec evaluate``: run the evaluation; the lines the CLI prints (table, files written).
 
     Errors of alertrec (bad settings, unreadable input, unwritable output) propagate as
     :class:`~alertrec.errors.AlertrecError` for the CLI to report as one line.
     """
     settings = settings_from_args(args)
     report = evaluate(settings)
-    print(format_table(report))
     outputs = report.get("outputs", {})
-    print(f"report: {outputs.get('json')}\nchart:  {outputs.get('png')}")
-    return 0
+    return [format_table(report), f"report: {outputs.get('json')}", f"chart:  {outputs.get('png')}"]
 
 
 __all__ = [
     "hit_rate_at_k", "ndcg_at_k", "mrr", "catalog_coverage", "mttr_estimate", "relevant_ranks",
     "RandomRanker", "EvalSettings", "default_rankers", "evaluate", "evaluate_frames", "format_table",
-    "render_chart", "write_report", "add_arguments", "settings_from_args", "evaluate_main",
+    "render_chart", "write_report", "add_arguments", "settings_from_args", "evaluate_from_args",
 ]

@@ -2264,7 +2264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fixtures":
             make_fixtures(args.out)
-            print(f"fixtures written to {args.out} in {time.perf_counter() - started:.1f} s")
+            log.info("fixtures written to %s in %.1f s", args.out, time.perf_counter() - started)
             return 0
         try:
             end_date = parse_date(args.end_date)
@@ -2275,10 +2275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         generated = generate_world(spec, args.seed)
         write_world(generated, args.out)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return exc.exit_code
-    print(f"{len(generated.actions)} action rows, {len(generated.alerts)} alert rows"
-          f" ({spec.accounts} accounts) written to {args.out} in {time.perf_counter() - started:.1f} s")
+    log.info(
+        "%d action rows, %d alert rows (%d accounts) written to %s in %.1f s",
+        len(generated.actions), len(generated.alerts), spec.accounts, args.out, time.perf_counter() - started,
+    )
     return 0
 
 

@@ -79,7 +79,7 @@ def test_json_png_and_table_are_written(report):
     assert all(name in table for name in ("mxnet", "popularity", "random", "cause MRR", "MTTR est s"))
 
 
-def test_evaluate_main_parses_and_prints(monkeypatch, capsys, report):
+def test_evaluate_from_args_parses_and_reports(monkeypatch, report):
     rep, _ = report
     seen = {}
 
@@ -90,7 +90,6 @@ def test_evaluate_main_parses_and_prints(monkeypatch, capsys, report):
     monkeypatch.setattr(E, "evaluate", fake_evaluate)
     parser = E.add_arguments(argparse.ArgumentParser())
     args = parser.parse_args(["--input", "in", "--date", "2026-02-01", "--days", "3", "--top-k", "15"])
-    assert E.evaluate_main(args) == 0
+    printed = "\n".join(E.evaluate_from_args(args))
     assert seen["settings"].days == 3 and seen["settings"].top_k == 15 and seen["settings"].date == DAY
-    printed = capsys.readouterr().out
     assert "cause MRR" in printed and "report: J" in printed
