@@ -37,7 +37,7 @@ from alertrec.errors import AlertrecError, ConfigError, InputError, OutputError
 from alertrec.io.glue import GlueTarget, register_partition, unregister_partition
 from alertrec.io.lock import DEFAULT_TTL_S, DayLock, LockOwner, lock_for
 from alertrec.io.publish import success_path, write_json
-from alertrec.io.storage import LocalStorage, S3Storage, Storage, storage_for
+from alertrec.io.storage import ForwardingStorage, LocalStorage, S3Storage, Storage, storage_for
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _stop_children(timeout_s: float = 10.0) -> None:
 # --------------------------------------------------------------------------
 # The fence
 # --------------------------------------------------------------------------
-class LockedStorage(Storage):
+class LockedStorage(ForwardingStorage):
     """A storage whose writes and deletes first check that the run still holds its lock.
 
     Parameters
@@ -146,20 +146,6 @@ class LockedStorage(Storage):
             self.unpublished = True
         self.inner.delete(paths)
 
-    def read_bytes(self, rel_path: str) -> bytes:
-        return self.inner.read_bytes(rel_path)
-
-    def exists(self, rel_path: str) -> bool:
-        return self.inner.exists(rel_path)
-
-    def list(self, prefix: str = "") -> list[str]:
-        return self.inner.list(prefix)
-
-    def url(self, rel_path: str = "") -> str:
-        return self.inner.url(rel_path)
-
-    def check_writable(self) -> None:
-        self.inner.check_writable()
 
 
 def _unwrap(storage: Storage) -> Storage:

@@ -192,6 +192,38 @@ class Storage(abc.ABC):
         return f"{type(self).__name__}({self.url()!r})"
 
 
+class ForwardingStorage(Storage):
+    """A storage that passes every call to ``inner``: subclass it to watch or fence some calls.
+
+    The lock fence of :mod:`alertrec.ops` and the crash-injecting storages of
+    the tests override only ``write_bytes`` and ``delete``.
+    """
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+
+    def write_bytes(self, rel_path: str, data: bytes) -> None:
+        self.inner.write_bytes(rel_path, data)
+
+    def read_bytes(self, rel_path: str) -> bytes:
+        return self.inner.read_bytes(rel_path)
+
+    def exists(self, rel_path: str) -> bool:
+        return self.inner.exists(rel_path)
+
+    def list(self, prefix: str = "") -> list[str]:
+        return self.inner.list(prefix)
+
+    def delete(self, rel_paths: Iterable[str]) -> None:
+        self.inner.delete(rel_paths)
+
+    def url(self, rel_path: str = "") -> str:
+        return self.inner.url(rel_path)
+
+    def check_writable(self) -> None:
+        self.inner.check_writable()
+
+
 # --------------------------------------------------------------------------
 # Local folder
 # --------------------------------------------------------------------------

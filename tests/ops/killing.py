@@ -11,14 +11,14 @@ import os
 import signal
 from typing import Iterable
 
-from alertrec.io.storage import Storage
+from alertrec.io.storage import ForwardingStorage, Storage
 
 
 def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-class KillingStorage(Storage):
+class KillingStorage(ForwardingStorage):
     """Counts mutating calls (write_bytes, delete) and dies at one of them.
 
     Parameters
@@ -63,17 +63,3 @@ class KillingStorage(Storage):
         paths = tuple(rel_paths)
         self._mutate("delete", paths, lambda: self.inner.delete(paths))
 
-    def read_bytes(self, rel_path: str) -> bytes:
-        return self.inner.read_bytes(rel_path)
-
-    def exists(self, rel_path: str) -> bool:
-        return self.inner.exists(rel_path)
-
-    def list(self, prefix: str = "") -> list[str]:
-        return self.inner.list(prefix)
-
-    def url(self, rel_path: str = "") -> str:
-        return self.inner.url(rel_path)
-
-    def check_writable(self) -> None:
-        self.inner.check_writable()

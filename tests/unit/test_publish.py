@@ -29,7 +29,7 @@ from alertrec.io.publish import (
     success_path,
     write_json,
 )
-from alertrec.io.storage import LocalStorage, Storage
+from alertrec.io.storage import ForwardingStorage, LocalStorage, Storage
 from tests.output_contract import read_published_day
 
 D1 = dt.date(2026, 2, 1)
@@ -69,7 +69,7 @@ class SimulatedCrash(Exception):
     """Stands for the process dying: the protocol must not catch it."""
 
 
-class CrashingStorage(Storage):
+class CrashingStorage(ForwardingStorage):
     """Wraps a storage; the ``crash_at``-th mutating call (0-based) crashes.
 
     ``when`` is ``"before"`` (the call has no effect), ``"after"`` (it took
@@ -100,20 +100,6 @@ class CrashingStorage(Storage):
         paths = tuple(rel_paths)
         self._mutate("delete", paths, lambda: self.inner.delete(paths))
 
-    def read_bytes(self, rel_path: str) -> bytes:
-        return self.inner.read_bytes(rel_path)
-
-    def exists(self, rel_path: str) -> bool:
-        return self.inner.exists(rel_path)
-
-    def list(self, prefix: str = "") -> list[str]:
-        return self.inner.list(prefix)
-
-    def url(self, rel_path: str = "") -> str:
-        return self.inner.url(rel_path)
-
-    def check_writable(self) -> None:
-        self.inner.check_writable()
 
 
 class FailingStorage(CrashingStorage):
