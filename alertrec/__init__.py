@@ -12,9 +12,9 @@ a notebook that looks inside a run (``notebooks/daily_recommendations.ipynb``)::
     spark = ar.build_spark(master="local[2]")
     alerts, actions, _ = ar.read_inputs(spark, config)
     extraction = ar.extract_sessions(spark, alerts, actions, config)   # .sessions, .items, .fired
-    items = ar.normalize_items(extraction.items)
-    clusters = ar.cluster_sessions(extraction.sessions, items, ar.ClusterParams())
-    recs = ar.PopularityRanker().fit(extraction.sessions, items, extraction.fired, config).recommend(extraction.fired)
+    # the nightly job's per-account flow (explode, normalize, cluster, features, models, scores)
+    recs, results = ar.recommend_accounts(extraction.sessions, extraction.items, extraction.fired, config)
+    one = ar.recommend_account(account_id, sessions_of_it, items_of_it, fired_of_it, config)
 
 They are imported on first use, so ``import alertrec`` stays light (no Spark).
 """
@@ -41,6 +41,10 @@ _LAZY = {
     "ClusterParams": "alertrec.stages.cluster",
     "Clusters": "alertrec.stages.cluster",
     "cluster_sessions": "alertrec.stages.cluster",
+    "recommend_account": "alertrec.account",
+    "recommend_accounts": "alertrec.account",
+    "prepare_account": "alertrec.account",
+    "finish_account": "alertrec.account",
     "PopularityRanker": "alertrec.stages.rank",
     "GlueTarget": "alertrec.io.glue",
     "check_day_input": "alertrec.ops",

@@ -76,13 +76,19 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history-days", type=int, default=28, help="learn from [D - N days, D) (default 28)")
     parser.add_argument("--top-k", type=int, default=10, help="at most K rows per alert definition (default 10)")
     parser.add_argument("--spark-master", default="local[*]", help="Spark master for a local run (default local[*])")
-    parser.add_argument("--driver-memory", default="2g", help="Spark driver heap (default 2g)")
+    parser.add_argument("--driver-memory", default="1g", help="Spark driver heap (default 1g)")
     parser.add_argument("--workers", type=int, default=0,
-                        help="processes of the cluster stage (default 0: every available core)")
+                        help="processes of the per-account work (default 0: every available core)")
+    parser.add_argument("--max-account-rows", type=int, default=5_000_000,
+                        help="fail the run when one account has more staged rows (default 5000000)")
+    parser.add_argument("--shared-max-lists", type=int, default=3000,
+                        help="training lists sampled for the shared MXNet model (default 3000)")
+    parser.add_argument("--staging", default="",
+                        help="staging folder or prefix of the per-account frames (default: a temp dir locally)")
     parser.add_argument("--ranker", choices=("mxnet", "popularity"), default="mxnet",
                         help="the learned MXNet ranker (default) or the popularity yardstick")
     parser.add_argument("--engine", choices=("local", "spark"), default="local",
-                        help="run the cluster stage's per-group work in a local process pool or on Spark (EMR)")
+                        help="run the per-account work in a local process pool or on Spark's executors (EMR)")
     parser.add_argument("--glue-database", default=None,
                         help="register the published day in this Glue database (with --glue-table; s3:// output)")
     parser.add_argument("--glue-table", default=None, help="the Glue table of --glue-database (created if missing)")
@@ -111,6 +117,9 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
         spark_master=args.spark_master,
         spark_driver_memory=args.driver_memory,
         workers=args.workers,
+        max_account_rows=args.max_account_rows,
+        shared_max_lists=args.shared_max_lists,
+        staging_root=args.staging,
         engine=args.engine,
         ranker=args.ranker,
         generated_at=now,

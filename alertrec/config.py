@@ -90,16 +90,17 @@ class Config:
         Near-duplicate canonical queries of an account (rapidfuzz ``ratio`` at
         least this, 0-100) share one item id; None disables the linking.
     workers : int
-        Processes of the cluster stage's pool; 0 means every available core.
-    parallel_min_cost : float
-        Below this estimated DTW work (sessions² × length², summed over
-        groups) the cluster stage runs in-process instead of starting a pool.
+        Processes of the per-account pool; 0 means every available core.
+    parallel_min_rows : int
+        Below this many staged rows in all (sessions, items, fired definitions of
+        every account) the per-account work runs in-process instead of starting a
+        pool: a pool costs more than it saves on a small window. Same output.
     ranker : str
         ``mxnet`` (the default: the learned ranker of alertrec/mxnet_ranker.py)
         or ``popularity`` (the yardstick).
     engine : str
-        Where the cluster stage's per-group work runs: ``local`` (the process
-        pool) or ``spark`` (``applyInPandas`` on the cluster, for EMR).
+        Where the per-account work runs: ``local`` (the process pool) or
+        ``spark`` (``applyInPandas`` on the executors, for EMR).
     cluster_max_sessions : int
         Cluster at most the most recent N sessions per alert definition.
     cluster_window : int
@@ -114,6 +115,17 @@ class Config:
         Spark master URL; ``local[*]`` by default, ignored when a session is passed in.
     spark_driver_memory : str
         Heap of the local Spark driver.
+    shared_max_lists : int
+        The shared MXNet model trains on at most this many training lists, a sample
+        taken by hashing (account, alert, day), the same whatever the engine.
+    max_account_rows : int
+        An account with more staged rows (sessions + items + fired definitions) than this
+        fails the run, naming the account and this setting (``--max-account-rows``): it
+        bounds the memory of one worker.
+    staging_root : str
+        Where the extraction's per-account frames are staged during a run; empty: a
+        temporary folder for a local Spark master, ``<output_root>/_staging/<run_id>``
+        otherwise (the executors must reach it). Removed after the run.
     """
 
     input_root: str
@@ -134,7 +146,7 @@ class Config:
     query_link_threshold: float | None = 95.0
     workers: int = 0
     ranker: str = "mxnet"
-    parallel_min_cost: float = 2e6
+    parallel_min_rows: int = 20_000
     engine: str = "local"
     cluster_max_sessions: int = 300
     cluster_window: int = 8
@@ -142,7 +154,10 @@ class Config:
     cluster_min_silhouette: float = 0.25
     embedding_dim: int = 16
     spark_master: str = "local[*]"
-    spark_driver_memory: str = "2g"
+    spark_driver_memory: str = "1g"
+    shared_max_lists: int = 3000
+    max_account_rows: int = 5_000_000
+    staging_root: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.date, str):
@@ -168,6 +183,8 @@ class Config:
         if self.query_link_threshold is not None and not 0 < self.query_link_threshold <= 100:
             raise ConfigError("query_link_threshold must be within (0, 100] or None")
         _positive_int("--workers", self.workers, allow_zero=True)
+        _positive_int("shared_max_lists", self.shared_max_lists)
+        _positive_int("--max-account-rows", self.max_account_rows)
         if self.ranker not in ("mxnet", "popularity"):
             raise ConfigError(f"--ranker must be mxnet or popularity, got {self.ranker!r}")
         if self.engine not in ("local", "spark"):

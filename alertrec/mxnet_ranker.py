@@ -216,38 +216,113 @@ class MXNetRanker(Ranker):
             ``self``.
         """
         _check_items(items)
-        self.config_ = config
-        self.feature_params_ = F.FeatureParams.from_config(config, **(self.feature_params or {}))
-        seed = int(config.seed if self.seed is None else self.seed)
-        assignments = _assignments(clusters)
-        hist = F.session_items(sessions, items)
-        lists = F.training_lists(
-            hist, pd.Timestamp(config.window_start), pd.Timestamp(config.window_end), self.feature_params_,
-            train_days=self.train_days, cold_copies=self.cold_copies, assignments=assignments,
+        lists = self.training_lists(sessions, items, config, clusters)
+        self.fit_shared(lists, config)
+        data = _ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
+        accounts = self._account_models(self.nets_[SHARED], data, self._seed())
+        self.nets_.update(accounts)
+        self.training_["account_models"] = sorted(int(a) for a in accounts)
+        self._serving_history(F.session_items(sessions, items), _assignments(clusters))
+        self.version_ = self._version()
+        return self
+
+    # ------------------------------------------------------------------
+    # the per-account flow: lists per account -> one shared model -> each account's model
+    # ------------------------------------------------------------------
+    def training_lists(
+        self, sessions: pd.DataFrame, items: pd.DataFrame, config: Config, clusters: Any = None
+    ) -> pd.DataFrame:
+        """The labelled candidate lists of the window (:func:`~alertrec.stages.features.training_lists`)
+        with this ranker's settings; pure, nothing is stored. ``items`` normalized."""
+        params = F.FeatureParams.from_config(config, **(self.feature_params or {}))
+        return F.training_lists(
+            F.session_items(sessions, items), pd.Timestamp(config.window_start), pd.Timestamp(config.window_end),
+            params, train_days=self.train_days, cold_copies=self.cold_copies, assignments=_assignments(clusters),
             gains=self.gains,
         )
+
+    def fit_shared(self, lists: pd.DataFrame, config: Config) -> "MXNetRanker":
+        """Train the shared model (and the feature scaling) on ``lists`` of any accounts.
+
+        Parameters
+        ----------
+        lists : pandas.DataFrame
+            :meth:`training_lists` rows, possibly of several accounts (``list_id`` unique
+            per list; renumbered here).
+        config : Config
+
+        Returns
+        -------
+        MXNetRanker
+            ``self``, with ``nets_ = {"shared": ...}``, ``scaling_``, ``feature_params_``.
+        """
+        self.config_ = config
+        self.feature_params_ = F.FeatureParams.from_config(config, **(self.feature_params or {}))
+        lists = renumber_lists(lists)
         self.scaling_ = _scaling(lists)
         data = _ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
+        seed = self._seed()
         shared = self._new_net(seed)
         losses = self._train(shared, data, np.arange(data.n_lists), self.epochs, self.learning_rate, seed)
         self.nets_: dict[Any, ListScorer] = {SHARED: shared}
-        accounts = self._account_models(shared, data, seed)
-        self.nets_.update(accounts)
         self.training_ = {
             "lists": int(data.n_lists),
             "rows": int(len(lists)),
             "labelled_sessions": int(data.weight_sessions[~data.cold].sum()) if data.n_lists else 0,
             "final_loss": losses[-1] if losses else None,
-            "account_models": sorted(int(a) for a in accounts),
+            "account_models": [],
         }
-        self._serving_history(hist, assignments)
         self.version_ = self._version()
-        log.info(
-            "mxnet ranker %s: %d training lists (%d rows), %d account models, final loss %s",
-            self.version_, data.n_lists, len(lists), len(accounts),
-            f"{losses[-1]:.4f}" if losses else "n/a",
-        )
+        log.info("mxnet shared model %s: %d training lists (%d rows), final loss %s",
+                 self.version_, data.n_lists, len(lists), f"{losses[-1]:.4f}" if losses else "n/a")
         return self
+
+    def fit_account(
+        self,
+        account_id: int,
+        lists: pd.DataFrame,
+        sessions: pd.DataFrame,
+        items: pd.DataFrame,
+        config: Config,
+        clusters: Any = None,
+    ) -> "MXNetRanker":
+        """One account's model, fine-tuned from the shared one, and its serving history.
+
+        Needs the shared model (:meth:`fit_shared` or :meth:`from_files`). The account gets
+        its own model when it has ``min_account_sessions`` labelled sessions and the
+        fine-tuned model beats the shared one on its most recent training day; its other
+        nets are dropped. Then ``recommend`` ranks the account's definitions.
+
+        Parameters
+        ----------
+        account_id : int
+        lists : pandas.DataFrame
+            The account's :meth:`training_lists`.
+        sessions, items, config, clusters
+            The account's frames, as :meth:`fit`.
+
+        Returns
+        -------
+        MXNetRanker
+            ``self``.
+        """
+        if not hasattr(self, "nets_") or SHARED not in self.nets_:
+            raise RuntimeError("MXNetRanker.fit_account needs the shared model (fit_shared or from_files)")
+        _check_items(items)
+        self.config_ = config
+        self.nets_ = {SHARED: self.nets_[SHARED]}
+        lists = renumber_lists(lists)
+        data = _ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
+        own = self._account_models(self.nets_[SHARED], data, self._seed())
+        self.nets_.update({int(k): v for k, v in own.items() if int(k) == int(account_id)})
+        self.training_ = {**getattr(self, "training_", {}), "account_models": sorted(int(a) for a in own),
+                          "account_lists": int(data.n_lists)}
+        self._serving_history(F.session_items(sessions, items), _assignments(clusters))
+        self.version_ = self._version()
+        return self
+
+    def _seed(self) -> int:
+        return int(self.config_.seed if self.seed is None else self.seed)
 
     def use_history(
         self,
@@ -575,6 +650,18 @@ def _load_params(net: ListScorer, data: bytes) -> None:
             fh.write(data)
         net.load_parameters(path, ctx=mx.cpu())
     net.hybridize()
+
+
+def renumber_lists(lists: pd.DataFrame) -> pd.DataFrame:
+    """Lists of any origin with ``list_id`` 0.. in (cutoff, account_id, alert_id, cold, list_id)
+    order, the order :func:`~alertrec.stages.features.training_lists` numbers them in."""
+    if lists.empty:
+        return lists
+    heads = lists.drop_duplicates(F.LIST_ID)[[F.LIST_ID, F.CUTOFF, S.ACCOUNT_ID, S.ALERT_ID, F.COLD]]
+    heads = heads.sort_values([F.CUTOFF, S.ACCOUNT_ID, S.ALERT_ID, F.COLD, F.LIST_ID], kind="mergesort")
+    number = pd.Series(np.arange(len(heads), dtype=np.int64), index=heads[F.LIST_ID].to_numpy())
+    out = lists.assign(**{F.LIST_ID: number.loc[lists[F.LIST_ID].to_numpy()].to_numpy()})
+    return out.sort_values([F.LIST_ID], kind="mergesort").reset_index(drop=True)
 
 
 def _json_bytes(obj: Any) -> bytes:

@@ -8,11 +8,12 @@ keys of the tasks still in flight instead of hanging.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -39,8 +40,12 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker() -> None:
-    """Pin numeric libraries to one thread in each worker (the pool is the parallelism)."""
+def init_worker_threads() -> None:
+    """Pin numeric libraries to one thread in a worker process (the pool is the parallelism).
+
+    For processes alertrec owns (pool workers, Spark's Python workers): it sets the thread
+    variables of this process for good.
+    """
     for name in _THREAD_ENV:
         os.environ[name] = "1"
     try:
@@ -49,6 +54,19 @@ def _init_worker() -> None:
         threadpool_limits(1)
     except Exception:  # pragma: no cover - threadpoolctl is optional
         pass
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """BLAS/OpenMP pools limited to one thread for the block, restored after it: work run in
+    this process computes exactly what a pool worker computes."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except Exception:  # pragma: no cover - threadpoolctl is optional
+        yield
+        return
+    with threadpool_limits(1):
+        yield
 
 
 def _call(func: Callable[[T], R], index: int, task: T) -> tuple[int, R | None, str | None]:
@@ -142,7 +160,7 @@ class ProcessPoolMapper:
         saved = {name: os.environ.get(name) for name in _THREAD_ENV}
         os.environ.update({name: "1" for name in _THREAD_ENV})  # inherited by the workers at start
         try:
-            with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker) as pool:
+            with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=init_worker_threads) as pool:
                 futures = {pool.submit(_call_batch, func, [(i, tasks[i]) for i in b]): b for b in batches}
                 pending = set(futures)
                 while pending:

@@ -1,32 +1,38 @@
 """``run_day(config) -> report``: the nightly job, the only module that calls both I/O and stages.
 
-read → extract (sessionize, Spark SQL) → explode → normalize → cluster → rank → publish → report.
+read (input check) → extract (Spark SQL, staged per account) → per account, on the local
+process pool or Spark's executors: explode → normalize → cluster → features → (one shared
+model, trained here on a bounded sample) → the account's model → scores → reasons →
+publish (streamed from the staged results) → report. The driver never holds the window:
+only the accounting, the per-account summaries and the shared model's sample.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import platform
+import tempfile
+import uuid
 from dataclasses import asdict
 from typing import Any
 
-import pyarrow as pa
+import pyarrow.parquet as pq
 
 from alertrec import schema as S
+from alertrec.account import merge_samples, train_shared_model
 from alertrec.config import Config
+from alertrec.engines import AccountTask, StagingArea, finish_task, prepare_task, result_path, run_local
+from alertrec.engines.tasks import check_size
 from alertrec.errors import AlertrecError
 from alertrec.io.inputs import read_inputs
 from alertrec.io.publish import publish_day, write_json
 from alertrec.io.spark import build_spark
 from alertrec.io.storage import Storage, storage_for
 from alertrec.monitor import PeakMemory, Timer
-from alertrec.parallel import ProcessPoolMapper, available_cores
-from alertrec.report import cluster_summary, reconcile, recommendation_summary, session_summary
-from alertrec.stages.cluster import WORKER_MODULES, ClusterParams, Clusters, cluster_sessions, cluster_sessions_spark
-from alertrec.stages.explode import explode_payloads
-from alertrec.stages.extract import extract_sessions
-from alertrec.stages.normalize import normalize_items
-from alertrec.stages.rank import PopularityRanker, Ranker
+from alertrec.parallel import available_cores
+from alertrec.report import reconcile
+from alertrec.stages.extract import stage_extraction
 
 log = logging.getLogger(__name__)
 
@@ -69,49 +75,41 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
         "report_url": storage.url(report_path(config.run_id)),
     }
     log.info("run %s for day %s: input %s, output %s", config.run_id, config.date, config.input_root, config.output_root)
+    staging: StagingArea | None = None
+    jobs = _SparkJobs()
     with PeakMemory() as peak:
         try:
             with timer.step("spark_start"):
                 spark = spark or build_spark(master=config.spark_master, driver_memory=config.spark_driver_memory)
+            jobs.start(spark, config.run_id)
             with timer.step("read"):
                 alerts_df, actions_df, inputs = read_inputs(spark, config)
-                # counted independently of the extraction, to check that every row is accounted for
-                rows_read = {S.DATASET_ALERTS: alerts_df.count(), S.DATASET_ACTIONS: actions_df.count()}
             report["inputs"] = inputs
+            staging = StagingArea(_staging_root(config, spark))
             with timer.step("extract"):
-                extraction = extract_sessions(spark, alerts_df, actions_df, config, with_payloads=True)
-            report["rows"] = reconcile(extraction.accounting, rows_read)
-            report["sessions"] = session_summary(extraction.sessions)
-            with timer.step("explode"):
-                exploded, payload_quarantine = explode_payloads(extraction.items)
-            with timer.step("normalize"):
-                items = normalize_items(exploded, link_threshold=config.query_link_threshold)
-            with timer.step("cluster"):
-                clusters = _cluster(spark, extraction.sessions, items, config)
-            with timer.step("rank"):
-                ranker = make_ranker(config).fit(extraction.sessions, items, extraction.fired, config, clusters=clusters)
-                recs = ranker.recommend(extraction.fired)
+                staged = stage_extraction(spark, alerts_df, actions_df, config, staging.root,
+                                          sql_conf=_sql_conf(spark, _rows_read(inputs)))
+            report["rows"] = reconcile(staged.accounting, _rows_read(inputs))
+            with timer.step("plan"):
+                tasks = _plan(staging, config)
+            report["accounts"] = {"count": len(tasks), "largest_rows": max((t.rows for t in tasks), default=0)}
+            engine = _Engine(config, spark)
+            with timer.step("prepare"):
+                prepared = engine.map(prepare_task, tasks)
+            with timer.step("shared_model"):
+                sample = merge_samples((p.pop("sample") for p in prepared), config.shared_max_lists)
+                shared_files = train_shared_model(sample, config)
+                shared = {"lists": int(sample["list_id"].nunique()) if len(sample) else 0, "rows": int(len(sample))}
+                del sample
+            with timer.step("finish"):
+                finished = engine.map(finish_task, [_with_shared(t, shared_files) for t in tasks])
             with timer.step("save_model"):
-                model = save_model(storage, ranker)
-            report["stages"] = {
-                "extract": {"sessions": len(extraction.sessions), "items": len(extraction.items), "fired_definitions": len(extraction.fired)},
-                "explode": {
-                    "items": len(exploded),
-                    "quarantined": {k: int(v) for k, v in payload_quarantine[S.REASON].value_counts().sort_index().items()},
-                },
-                "cluster": {"engine": config.engine, **cluster_summary(clusters)},
-                "normalize": {
-                    "items": len(items),
-                    "distinct_items": int(items[[S.ACCOUNT_ID, S.ITEM_TYPE, S.ITEM_ID]].drop_duplicates().shape[0]),
-                    "distinct_query_texts": int(items.loc[items[S.ITEM_TYPE] == S.ITEM_QUERY, S.ITEM_KEY].nunique()),
-                    "distinct_queries": int(items.loc[items[S.ITEM_TYPE] == S.ITEM_QUERY, S.ITEM_ID].nunique()),
-                },
-                "rank": {"model_version": ranker.model_version, **recommendation_summary(recs, extraction.fired)},
-                "model": model,
-            }
+                model = _save_models(storage, shared_files, finished, shared)
+            summary = _stage_summary(config, prepared, finished, model)
+            report["sessions"] = summary.pop("sessions")
+            report["stages"] = summary
             with timer.step("publish"):
-                table = pa.Table.from_pandas(recs, schema=S.RECOMMENDATIONS_ARROW, preserve_index=False)
-                result = publish_day(storage, table, config.date, config.run_id)
+                result = publish_day(storage, _staged_results(staging, tasks), config.date, config.run_id)
             report["output"] = {"url": result.url, "files": list(result.files), "rows": result.rows}
             report["status"] = "published"
         except AlertrecError as exc:
@@ -120,9 +118,13 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             raise
         except Exception as exc:
             report["status"] = "failed"
-            report["error"] = f"{type(exc).__name__}: {exc}"
+            report["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             raise
         finally:
+            if staging is not None:
+                with timer.step("cleanup"):
+                    staging.remove()
+            report["spark_jobs"] = jobs.count()
             report["timings_s"] = dict(timer.seconds)
             report["peak_memory_bytes"] = peak.sample()
             _write_report(storage, report)
@@ -130,54 +132,171 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
     return report
 
 
-def make_ranker(config: Config) -> Ranker:
-    """The ranker the config names; the MXNet one is imported only when used (mxnet is heavy)."""
-    if config.ranker == "popularity":
-        return PopularityRanker()
-    from alertrec.mxnet_ranker import MXNetRanker
+class _SparkJobs:
+    """Counts the Spark jobs of this run (a job group named by the run id)."""
 
-    return MXNetRanker()
+    def __init__(self) -> None:
+        self._sc: Any = None
+        self._group = ""
+
+    def start(self, spark: Any, run_id: str) -> None:
+        self._sc = spark.sparkContext
+        self._group = f"alertrec-{run_id}"
+        self._sc.setJobGroup(self._group, f"alertrec run {run_id}")
+
+    def count(self) -> int | None:
+        if self._sc is None:
+            return None
+        try:
+            return len(self._sc.statusTracker().getJobIdsForGroup(self._group))
+        except Exception:  # a stopped context: no count rather than a failed report
+            return None
 
 
-def save_model(storage: Storage, ranker: Ranker) -> dict[str, Any]:
-    """Write a trained ranker's model and encoding files under ``ROOT/models/<scope>/<version>/``."""
-    to_files = getattr(ranker, "to_files", None)
-    if to_files is None:
-        return {"files": []}
-    files = to_files()
-    for rel, data in sorted(files.items()):
+class _Engine:
+    """The configured engine: ``local`` (the process pool) or ``spark`` (the executors)."""
+
+    def __init__(self, config: Config, spark: Any) -> None:
+        self.config = config
+        self.spark = spark
+        self.workers = config.workers or available_cores()
+
+    def map(self, func: Any, tasks: list[AccountTask]) -> list[dict[str, Any]]:
+        if self.config.engine == "spark":
+            from alertrec.engines.spark import run_spark
+
+            return run_spark(self.spark, func, tasks)
+        log.info("%s: %d account(s) on %d worker process(es)", func.__name__, len(tasks), self.workers)
+        return run_local(func, tasks, self.workers, min_cost=self.config.parallel_min_rows)
+
+
+def _staging_root(config: Config, spark: Any) -> str:
+    """The run's staging folder: the setting, a temp dir for a local master, else under the output."""
+    if config.staging_root:
+        return f"{config.staging_root.rstrip('/')}/{config.run_id}"
+    master = str(spark.sparkContext.master)
+    if master.startswith("local"):
+        return os.path.join(tempfile.gettempdir(), f"alertrec-staging-{config.run_id}-{uuid.uuid4().hex[:6]}")
+    return f"{config.output_root.rstrip('/')}/_staging/{config.run_id}"
+
+
+#: input rows per shuffle partition of a local run's extraction
+ROWS_PER_PARTITION = 250_000
+
+
+def _sql_conf(spark: Any, rows: dict[str, int] | None) -> dict[str, str]:
+    """Spark SQL settings sized to the input, for a local master (a cluster keeps its own).
+
+    Adaptive execution splits every shuffle into its own job, which costs more than it
+    saves on one machine; the shuffle partitions follow the rows read (2 for a small
+    window, up to 4 per core).
+    """
+    if not str(spark.sparkContext.master).startswith("local"):
+        return {}
+    total = sum(rows.values()) if rows else 1_000_000
+    cores = int(spark.sparkContext.defaultParallelism)
+    partitions = max(2, min(4 * cores, total // ROWS_PER_PARTITION + 1))
+    return {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": str(partitions)}
+
+
+def _rows_read(inputs: dict[str, Any]) -> dict[str, int] | None:
+    """Rows read per dataset, from the input check's Parquet metadata (no extra scan)."""
+    rows = {}
+    for name in (S.DATASET_ALERTS, S.DATASET_ACTIONS):
+        value = (inputs.get(name) or {}).get("rows")
+        if value is None:
+            return None
+        rows[name] = int(value)
+    return rows
+
+
+def _plan(staging: StagingArea, config: Config) -> list[AccountTask]:
+    """One task per staged account, biggest first; an account over the memory setting stops the run."""
+    rows = staging.account_rows()
+    tasks = [AccountTask(a, sum(r.values()), staging.root, config) for a, r in rows.items()]
+    for task in tasks:
+        check_size(task)
+    return sorted(tasks, key=lambda t: (-t.rows, t.account_id))
+
+
+def _with_shared(task: AccountTask, shared_files: dict[str, bytes]) -> AccountTask:
+    return AccountTask(task.account_id, task.rows, task.staging, task.config, shared_files)
+
+
+def _staged_results(staging: StagingArea, tasks: list[AccountTask]):  # noqa: ANN202 - iterator of tables
+    """The accounts' staged recommendations, one table at a time, in account order."""
+    import io
+
+    for task in sorted(tasks, key=lambda t: t.account_id):
+        yield pq.read_table(io.BytesIO(staging.get(result_path(task.account_id))))
+
+
+def _save_models(storage: Storage, shared_files: dict[str, bytes], finished: list[dict[str, Any]],
+                 shared: dict[str, int]) -> dict[str, Any]:
+    """Write the shared model and each account's files under ``ROOT/models/``."""
+    written = []
+    for rel, data in sorted(shared_files.items()):
         storage.write_bytes(f"{S.MODELS_DIR}/{rel}", data)
+        written.append(f"{S.MODELS_DIR}/{rel}")
+    own = []
+    for res in sorted(finished, key=lambda r: r["account_id"]):
+        files = res.pop("model_files")
+        for rel, data in sorted(files.items()):
+            storage.write_bytes(f"{S.MODELS_DIR}/{rel}", data)
+            written.append(f"{S.MODELS_DIR}/{rel}")
+        if res["model"].get("own_model"):
+            own.append(res["account_id"])
+    shared_version = sorted({rel.split("/")[1] for rel in shared_files})
     return {
-        "version": getattr(ranker, "version_", None),
-        "files": sorted(f"{S.MODELS_DIR}/{rel}" for rel in files),
-        "training": getattr(ranker, "training_", {}),
+        "version": shared_version[0] if shared_version else None,
+        "files": written,
+        "shared_training": shared,
+        "account_models": own,
     }
 
 
-def cluster_params(config: Config) -> ClusterParams:
-    """The cluster stage's settings from the run's config."""
-    return ClusterParams(
-        max_sessions=config.cluster_max_sessions,
-        embedding_dim=config.embedding_dim,
-        window=config.cluster_window,
-        max_clusters=config.cluster_max_clusters,
-        min_silhouette=config.cluster_min_silhouette,
-    )
+def _sum_counts(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, dict):
+                out[key] = _sum_counts([out.get(key, {}), value])
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = out.get(key, 0) + value
+    return out
 
 
-def _cluster(spark: Any, sessions: Any, items: Any, config: Config) -> Clusters:
-    params = cluster_params(config)
-    if config.engine == "spark":
-        return cluster_sessions_spark(spark, sessions, items, params)
-    workers = config.workers or available_cores()
-    log.info("cluster: %d worker process(es)", workers)
-    mapper = ProcessPoolMapper(
-        workers,
-        key=lambda task: f"account {task.account_id}",
-        min_cost=config.parallel_min_cost,
-        preload=WORKER_MODULES,
-    )
-    return cluster_sessions(sessions, items, params, mapper=mapper)
+def _stage_summary(config: Config, prepared: list[dict[str, Any]], finished: list[dict[str, Any]],
+                   model: dict[str, Any]) -> dict[str, Any]:
+    counts = _sum_counts([p["counts"] for p in prepared])
+    timings = _sum_counts([p["timings_s"] for p in prepared] +
+                          [{k: v for k, v in f["timings_s"].items() if k in ("fit_account", "score")} for f in finished])
+    clusters = _sum_counts([{k: v for k, v in f["clusters"].items() if k != "capped"} for f in finished])
+    capped = [c for f in finished for c in f["clusters"]["capped"]]
+    rows = sum(f["rows"] for f in finished)
+    n_sessions = counts.get("sessions", 0)
+    return {
+        "sessions": {
+            "sessions": n_sessions,
+            "resolved": counts.get("resolved", 0),
+            "by_end_reason": dict(sorted(counts.get("by_end_reason", {}).items())),
+            "mean_duration_s": round(counts["duration_sum_s"] / n_sessions, 3) if n_sessions else None,
+            "accounts": sum(1 for p in prepared if p["counts"].get("sessions")),
+            "alert_definitions": counts.get("alert_definitions", 0),
+        },
+        "extract": {"sessions": counts.get("sessions", 0), "items": counts.get("items", 0),
+                    "fired_definitions": counts.get("fired_definitions", 0)},
+        "explode": {"items": counts.get("items", 0), "quarantined": counts.get("explode_quarantined", {})},
+        "normalize": {k: counts.get(k, 0) for k in ("distinct_items", "distinct_query_texts", "distinct_queries")},
+        "cluster": {"engine": config.engine, **clusters, "capped_groups": len(capped), "capped": capped[:50]},
+        "rank": {"ranker": config.ranker, "rows": rows, "model_version": model.get("version") or config.ranker,
+                 "fired_definitions": counts.get("fired_definitions", 0),
+                 "accounts": sum(1 for f in finished if f["rows"]),
+                 "definitions_with_rows": sum(f["counts"].get("definitions_with_rows", 0) for f in finished),
+                 "training_lists": counts.get("training_lists", 0)},
+        "model": model,
+        "worker_timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
 
 
 def report_path(run_id: str) -> str:

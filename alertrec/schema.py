@@ -97,9 +97,19 @@ ITEM_TITLE = "item_title"  # dashboard title (null for queries)
 QUERY_LANGUAGE = "query_language"  # lucene | dql | sql (null for dashboards)
 CANONICAL = "canonical"  # canonical query form (null for dashboards)
 
+# the item's payload fields, taken from the one parse of the payload in Spark SQL
+# (sql/actions_events.sql) and turned into tidy columns by the explode stage
+PANEL_TYPES = "panel_types"  # list of the panels' types (str, None for a panel without one)
+TIME_FROM = "time_from"
+TIME_TO = "time_to"
+FILTER_FIELDS = "filter_fields"  # list of the filters' fields
+INDEX = "index"
+PAYLOAD_SHAPE = "payload_shape"  # None, or the first payload field of the wrong JSON type
+ITEM_PAYLOAD_COLUMNS = (PANEL_TYPES, TIME_FROM, TIME_TO, FILTER_FIELDS, INDEX, PAYLOAD_SHAPE)
+
 SESSION_ITEM_COLUMNS = (
     SESSION_ID, ACCOUNT_ID, USER_ID, ALERT_ID, SEQ, EVENT_ID, TS, OFFSET_S,
-    "item_type", ITEM_KEY, ITEM_TITLE, QUERY_LANGUAGE,
+    "item_type", ITEM_KEY, ITEM_TITLE, QUERY_LANGUAGE, *ITEM_PAYLOAD_COLUMNS,
 )
 
 # fired definitions: one row per (account_id, alert_id) that fired in the window

@@ -21,7 +21,8 @@
 --     :max_us), idle_timeout on a tie.
 --   * reason: event_reason > orphan_alert_opened > in_session > outside_session; rows with a
 --     pre_reason keep it.
--- The window only carries narrow columns (no payload); the partitioning by (account_id,
+-- The window only carries narrow columns (no payload: the few item fields of the explode stage
+-- were taken from the one parse in actions_events.sql); the partitioning by (account_id,
 -- user_id) serves both windows, the segment window only re-sorts. The result is cached for
 -- sessions.sql, session_items.sql and accounting.sql, which therefore have no WITH clause.
 --
@@ -123,7 +124,13 @@ SELECT
     CASE WHEN in_session THEN item_type END AS item_type,
     CASE WHEN in_session THEN item_key END AS item_key,
     CASE WHEN in_session THEN item_title END AS item_title,
-    CASE WHEN in_session THEN query_language END AS query_language
+    CASE WHEN in_session THEN query_language END AS query_language,
+    CASE WHEN in_session THEN panel_types END AS panel_types,
+    CASE WHEN in_session THEN time_from END AS time_from,
+    CASE WHEN in_session THEN time_to END AS time_to,
+    CASE WHEN in_session THEN filter_fields END AS filter_fields,
+    CASE WHEN in_session THEN `index` END AS `index`,
+    CASE WHEN in_session THEN payload_shape END AS payload_shape
 FROM sessionized
 UNION ALL
 SELECT
@@ -136,6 +143,12 @@ SELECT
     CAST(NULL AS STRING) AS item_type,
     CAST(NULL AS STRING) AS item_key,
     CAST(NULL AS STRING) AS item_title,
-    CAST(NULL AS STRING) AS query_language
+    CAST(NULL AS STRING) AS query_language,
+    CAST(NULL AS ARRAY<STRING>) AS panel_types,
+    CAST(NULL AS STRING) AS time_from,
+    CAST(NULL AS STRING) AS time_to,
+    CAST(NULL AS ARRAY<STRING>) AS filter_fields,
+    CAST(NULL AS STRING) AS `index`,
+    CAST(NULL AS STRING) AS payload_shape
 FROM IDENTIFIER(:events_view)
 WHERE pre_reason IS NOT NULL

@@ -12,10 +12,19 @@
 -- payload text (NULL last), then ts, account_id, user_id (NULL last), action. Only the event_ids
 -- of :duplicate_ids_view (broadcast) go through the payload-ordered window, so the full table is
 -- never shuffled with its payloads.
--- Payload: try_parse_json gives NULL for text that is not JSON (malformed, truncated, NULL); a
--- field is present when it is a non-empty JSON string. Required: alert_opened and alert_resolved
+-- Payload: parsed exactly once, here, by try_parse_json (NULL for text that is not JSON:
+-- malformed, truncated, NULL); nothing after this statement sees the raw text. A field is
+-- present when it is a non-empty JSON string. Required: alert_opened and alert_resolved
 -- -> alert_event_id; dashboard_opened -> dashboard.id; query_run -> query.text. Optional (NULL
 -- unless a non-empty JSON string): dashboard.title, query.language.
+-- Item payload fields for the explode stage (rows that become items only; docs/frames.md):
+--   panel_types     the panels' `type` values as text (an element without one gives NULL)
+--   time_from/to    time_range.from / .to as text
+--   filter_fields   the filters' `field` values as text
+--   index           the query's index (a JSON string)
+--   payload_shape   NULL, or the first field present with the wrong JSON type: 'panels',
+--                   'time_range', 'filters' or 'index' (the explode stage quarantines the
+--                   row's payload fields, the item stays)
 --
 -- Parameters: :actions_view, :duplicate_ids_view (IDENTIFIER), :window_start, :window_end
 -- (timestamps), action names, item types :item_*, reason names :r_*.
@@ -75,7 +84,11 @@ located AS (
         try_variant_get(body, '$.dashboard.id') AS v_dashboard_id,
         try_variant_get(body, '$.dashboard.title') AS v_dashboard_title,
         try_variant_get(body, '$.query.text') AS v_query_text,
-        try_variant_get(body, '$.query.language') AS v_query_language
+        try_variant_get(body, '$.query.language') AS v_query_language,
+        CASE WHEN action = :dashboard_opened THEN try_variant_get(body, '$.panels') END AS v_panels,
+        CASE WHEN action = :dashboard_opened THEN try_variant_get(body, '$.time_range') END AS v_time_range,
+        CASE WHEN action = :query_run THEN try_variant_get(body, '$.filters') END AS v_filters,
+        CASE WHEN action = :query_run THEN try_variant_get(body, '$.index') END AS v_index
     FROM parsed
 ),
 fields AS (
@@ -91,7 +104,29 @@ fields AS (
         CASE WHEN schema_of_variant(v_query_text) = 'STRING'
              THEN nullif(try_variant_get(v_query_text, '$', 'string'), '') END AS f_query_text,
         CASE WHEN schema_of_variant(v_query_language) = 'STRING'
-             THEN nullif(try_variant_get(v_query_language, '$', 'string'), '') END AS f_query_language
+             THEN nullif(try_variant_get(v_query_language, '$', 'string'), '') END AS f_query_language,
+        transform(try_variant_get(v_panels, '$', 'array<variant>'),
+                  p -> try_variant_get(p, '$.type', 'string')) AS f_panel_types,
+        try_variant_get(v_time_range, '$.from', 'string') AS f_time_from,
+        try_variant_get(v_time_range, '$.to', 'string') AS f_time_to,
+        transform(try_variant_get(v_filters, '$', 'array<variant>'),
+                  f -> try_variant_get(f, '$.field', 'string')) AS f_filter_fields,
+        try_variant_get(v_index, '$', 'string') AS f_index,
+        CASE
+            WHEN v_panels IS NOT NULL AND schema_of_variant(v_panels) <> 'VOID'
+                 AND NOT (startswith(schema_of_variant(v_panels), 'ARRAY')
+                          AND forall(try_variant_get(v_panels, '$', 'array<variant>'),
+                                     p -> startswith(schema_of_variant(p), 'OBJECT')))
+                 THEN 'panels'
+            WHEN v_time_range IS NOT NULL AND schema_of_variant(v_time_range) <> 'VOID'
+                 AND NOT startswith(schema_of_variant(v_time_range), 'OBJECT') THEN 'time_range'
+            WHEN v_filters IS NOT NULL AND schema_of_variant(v_filters) <> 'VOID'
+                 AND NOT (startswith(schema_of_variant(v_filters), 'ARRAY')
+                          AND forall(try_variant_get(v_filters, '$', 'array<variant>'),
+                                     f -> startswith(schema_of_variant(f), 'OBJECT')))
+                 THEN 'filters'
+            WHEN v_index IS NOT NULL AND schema_of_variant(v_index) NOT IN ('VOID', 'STRING') THEN 'index'
+        END AS f_payload_shape
     FROM located
 ),
 judged AS (
@@ -122,5 +157,17 @@ SELECT
     CASE WHEN pre_reason IS NULL AND event_reason IS NULL AND action = :dashboard_opened
          THEN f_dashboard_title END AS item_title,
     CASE WHEN pre_reason IS NULL AND event_reason IS NULL AND action = :query_run
-         THEN f_query_language END AS query_language
+         THEN f_query_language END AS query_language,
+    CASE WHEN pre_reason IS NULL AND event_reason IS NULL AND action = :dashboard_opened
+         THEN f_panel_types END AS panel_types,
+    CASE WHEN pre_reason IS NULL AND event_reason IS NULL AND action = :dashboard_opened
+         THEN f_time_from END AS time_from,
+    CASE WHEN pre_reason IS NULL AND event_reason IS NULL AND action = :dashboard_opened
+         THEN f_time_to END AS time_to,
+    CASE WHEN pre_reason IS NULL AND event_reason IS NULL AND action = :query_run
+         THEN f_filter_fields END AS filter_fields,
+    CASE WHEN pre_reason IS NULL AND event_reason IS NULL AND action = :query_run
+         THEN f_index END AS `index`,
+    CASE WHEN pre_reason IS NULL AND event_reason IS NULL
+         THEN f_payload_shape END AS payload_shape
 FROM judged

@@ -29,6 +29,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import PurePath
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -190,7 +191,28 @@ def _json_default(value: Any) -> Any:
 # --------------------------------------------------------------------------
 # Publish
 # --------------------------------------------------------------------------
-def publish_day(storage: Storage, table: pa.Table, day: dt.date, run_id: str) -> PublishResult:
+def _chunks(tables: Iterable[pa.Table]) -> Iterator[pa.Table]:
+    """Conformed tables regrouped into files of at most ``MAX_ROWS_PER_FILE`` rows, in order."""
+    pending: list[pa.Table] = []
+    rows = 0
+    for table in tables:
+        table = conform_recommendations(table)
+        start = 0
+        while start < table.num_rows:
+            take = min(MAX_ROWS_PER_FILE - rows, table.num_rows - start)
+            pending.append(table.slice(start, take))
+            rows += take
+            start += take
+            if rows == MAX_ROWS_PER_FILE:
+                yield pa.concat_tables(pending).combine_chunks()
+                pending, rows = [], 0
+    if pending and rows:
+        yield pa.concat_tables(pending).combine_chunks()
+
+
+def publish_day(
+    storage: Storage, table: pa.Table | Iterable[pa.Table], day: dt.date, run_id: str
+) -> PublishResult:
     """Publish ``table`` as day ``day`` of ``ROOT/recommendations``, replacing that day whole.
 
     Parameters
@@ -199,7 +221,8 @@ def publish_day(storage: Storage, table: pa.Table, day: dt.date, run_id: str) ->
         The output root.
     table
         Rows with the columns of ``schema.RECOMMENDATIONS_ARROW`` (cast when
-        compatible).
+        compatible): one table, or an iterable of tables (e.g. one per account, read one
+        at a time) that is streamed into the day's files without holding it all.
     day
         The partition ``dt=D``.
     run_id
@@ -221,22 +244,30 @@ def publish_day(storage: Storage, table: pa.Table, day: dt.date, run_id: str) ->
         raise PublishError(
             f"run id {run_id!r} cannot name files: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
-    table = conform_recommendations(table)
     folder = day_dir(day)
     marker = success_path(day)
-
-    # everything that can fail without touching storage happens first
-    chunks = [table.slice(i, MAX_ROWS_PER_FILE) for i in range(0, table.num_rows, MAX_ROWS_PER_FILE)] or [table]
-    payloads = {f"part-{run_id}-{i:05d}.parquet": _parquet_bytes(chunk) for i, chunk in enumerate(chunks)}
-    names = list(payloads)
-    manifest = _json_bytes(_manifest(day, run_id, names, table.num_rows))
+    if isinstance(table, pa.Table):
+        # everything that can fail without touching storage happens first
+        chunks: Iterable[pa.Table] = list(_chunks([table])) or [conform_recommendations(table)]
+    else:
+        chunks = _chunks(table)
+    names: list[str] = []
+    total = 0
 
     step = "removing the old _SUCCESS (step 1 of 4)"
     try:
         storage.delete([marker])  # (1) the day is now unpublished
         step = "writing the data files (step 2 of 4)"
-        for name, data in payloads.items():  # (2)
-            storage.write_bytes(f"{folder}/{name}", data)
+        for chunk in chunks:  # (2)
+            name = f"part-{run_id}-{len(names):05d}.parquet"
+            storage.write_bytes(f"{folder}/{name}", _parquet_bytes(chunk))
+            names.append(name)
+            total += chunk.num_rows
+        if not names:  # an empty day still has one (empty) file with the contract's schema
+            name = f"part-{run_id}-00000.parquet"
+            storage.write_bytes(f"{folder}/{name}", _parquet_bytes(schema.RECOMMENDATIONS_ARROW.empty_table()))
+            names.append(name)
+        manifest = _json_bytes(_manifest(day, run_id, names, total))
         step = "deleting other files of the day (step 3 of 4)"
         keep = {f"{folder}/{name}" for name in names}
         stale = [p for p in storage.list(folder) if p not in keep]
@@ -258,8 +289,8 @@ def publish_day(storage: Storage, table: pa.Table, day: dt.date, run_id: str) ->
         ) from exc
 
     files = tuple(f"{folder}/{name}" for name in names)
-    _logger.info("published %s: %d rows in %d file(s), run %s", storage.url(folder), table.num_rows, len(files), run_id)
-    return PublishResult(day=day, url=storage.url(folder), files=files, rows=table.num_rows, run_id=run_id)
+    _logger.info("published %s: %d rows in %d file(s), run %s", storage.url(folder), total, len(files), run_id)
+    return PublishResult(day=day, url=storage.url(folder), files=files, rows=total, run_id=run_id)
 
 
 # --------------------------------------------------------------------------

@@ -1,15 +1,16 @@
-"""Explode the JSON payloads of the sessions' items into tidy columns.
+"""Explode the items' payload fields into tidy columns.
 
 Contract: ``dashboard_opened`` payloads carry ``dashboard``, ``panels`` and
 ``time_range``; ``query_run`` payloads carry ``query``, ``filters`` and
-``index`` (see ``shared/contract.md``). The Spark extraction already pulled
-the fields that identify an item; this stage parses the rest of the payload
-of every item used in a session.
+``index`` (see ``docs/contract.md``). Each payload is parsed exactly once, by the
+Spark SQL of the extraction (``sql/actions_events.sql``), which hands every item the
+nested values it needs (the panels' types, the filters' fields, the time range, the
+index) and the name of the first field of the wrong JSON type. This stage, run per
+account in the process pool, turns those nested values into tidy columns and
+quarantines the fields of payloads of the wrong shape (the item itself stays).
 
-Parsing runs in the parent process with orjson: measured here, a 2-process
-pool parsed JSON at only 50-66 % efficiency because the texts have to be
-pickled to the workers, while orjson parses ~1 M small payloads in about a
-second. The process pool is kept for the CPU-heavy DTW (:mod:`alertrec.stages.cluster`).
+:func:`explode_one` does the same for one raw JSON text (orjson): the serving code
+judges the raw events of an investigation in progress with it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -104,6 +106,68 @@ def explode_one(item_type: str, payload: str | None) -> tuple[dict[str, Any], st
     return out, None
 
 
+def explode_items(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn the items' nested payload fields into tidy columns (the nightly job's explode).
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        Session items (docs/frames.md) with the payload fields of the extraction:
+        ``panel_types`` and ``filter_fields`` (lists or None), ``time_from``, ``time_to``,
+        ``index`` and ``payload_shape`` (None, or the first field of the wrong JSON type).
+
+    Returns
+    -------
+    exploded : pandas.DataFrame
+        The items with :data:`EXPLODED_COLUMNS` instead of the nested fields: ``panel_count``,
+        ``panel_types`` (sorted distinct types, ``,``-joined), ``time_from``, ``time_to``
+        (dashboards), ``filter_fields``, ``filter_count``, ``index`` (queries). An item whose
+        payload has a field of the wrong type keeps its row with nulls there.
+    quarantine : pandas.DataFrame
+        ``event_id, reason`` of those payloads, counted in the run report.
+        The input is not modified.
+    """
+    is_dash = (items[S.ITEM_TYPE] == S.ITEM_DASHBOARD).to_numpy()
+    bad = items[S.PAYLOAD_SHAPE].notna().to_numpy()
+    n = len(items)
+    panel_count = np.zeros(n, dtype=np.int64)
+    panel_types: list[str | None] = [None] * n
+    filter_count = np.zeros(n, dtype=np.int64)
+    filter_fields: list[str | None] = [None] * n
+    for i, (dash, panels, filters) in enumerate(zip(is_dash, items[S.PANEL_TYPES], items[S.FILTER_FIELDS])):
+        if bad[i]:
+            continue
+        if dash:
+            values = [] if panels is None else list(panels)
+            panel_count[i] = len(values)
+            panel_types[i] = ",".join(sorted({v for v in values if v is not None}))
+        else:
+            values = [] if filters is None else list(filters)
+            filter_count[i] = len(values)
+            filter_fields[i] = ",".join(sorted({v for v in values if v is not None}))
+    ok_dash, ok_query = is_dash & ~bad, ~is_dash & ~bad
+    out = items.drop(columns=list(S.ITEM_PAYLOAD_COLUMNS))
+    out[PANEL_COUNT] = pd.array(np.where(ok_dash, panel_count, 0), dtype="Int64")
+    out[PANEL_COUNT] = out[PANEL_COUNT].where(ok_dash, pd.NA)
+    out[PANEL_TYPES] = pd.Series(panel_types, index=items.index, dtype=object)
+    out[TIME_FROM] = _objects(items[S.TIME_FROM].where(ok_dash, None))
+    out[TIME_TO] = _objects(items[S.TIME_TO].where(ok_dash, None))
+    out[FILTER_FIELDS] = pd.Series(filter_fields, index=items.index, dtype=object)
+    out[FILTER_COUNT] = pd.array(filter_count, dtype="Int64")
+    out[FILTER_COUNT] = out[FILTER_COUNT].where(ok_query, pd.NA)
+    out[INDEX] = _objects(items[S.INDEX].where(ok_query, None))
+    quarantine = pd.DataFrame(
+        {S.EVENT_ID: items.loc[bad, S.EVENT_ID].to_numpy(dtype=object), S.REASON: R_EXPLODE_BAD_FIELD}
+    )
+    if len(quarantine):
+        log.info("explode: %d payloads with a field of the wrong type", len(quarantine))
+    return out, quarantine
+
+
+def _objects(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), None)
+
+
 def explode_payloads(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add the exploded payload columns to the session items.
 
@@ -121,6 +185,11 @@ def explode_payloads(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         keeps its row (it is still a valid item) with nulls there.
     quarantine : pandas.DataFrame
         ``event_id, reason`` of those payloads, to be counted in the run report.
+
+    Notes
+    -----
+    For frames of raw events (the serving code's requests); the nightly job's items come
+    with their payload fields already parsed, see :func:`explode_items`.
     """
     records = []
     reasons = []

@@ -4,18 +4,22 @@ The rules are the contract's "Investigation sessions" section; the frames return
 specified in ``docs/frames.md``. The work is done by the statements of ``sql/`` (one per
 file, named parameter markers), chained through temporary views whose names are unique to
 the call; this module only registers the views, binds the parameters and collects the
-small results to pandas. See ``docs/adr/0001-sessions-in-spark-sql.md``.
+small results to pandas (tests, notebooks) or writes the frames per account for the
+per-account workers (the nightly job). See ``docs/adr/0001-sessions-in-spark-sql.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from alertrec import schema as s
 from alertrec.config import Config
@@ -86,6 +90,12 @@ ITEM_DTYPES = {
     s.ITEM_KEY: "object",
     s.ITEM_TITLE: "object",
     s.QUERY_LANGUAGE: "object",
+    s.PANEL_TYPES: "object",
+    s.TIME_FROM: "object",
+    s.TIME_TO: "object",
+    s.FILTER_FIELDS: "object",
+    s.INDEX: "object",
+    s.PAYLOAD_SHAPE: "object",
 }
 FIRED_DTYPES = {
     s.ACCOUNT_ID: "int64",
@@ -129,15 +139,16 @@ def extract_sessions(
     alerts_df: DataFrame,
     actions_df: DataFrame,
     config: Config,
-    with_payloads: bool = False,
 ) -> Extraction:
-    """Build the investigation sessions of the window and account for every row read.
+    """Build the investigation sessions of the window, collected to pandas (small inputs).
 
     Implements the contract's "Investigation sessions" section: dedup of ``event_id``
     (earliest ``dt``, then smallest payload), the window [``config.window_start``,
     ``config.window_end``), sessions opened by an ``alert_opened`` of a known firing of the
     same account and ended by the next ``alert_opened``, the own ``alert_resolved``, a gap of
-    more than ``config.idle_timeout_s`` or ``config.max_duration_s`` after the start.
+    more than ``config.idle_timeout_s`` or ``config.max_duration_s`` after the start. The
+    nightly job uses :func:`stage_extraction` (the same statements, written per account
+    instead of collected); this is for tests, notebooks and small windows.
 
     Parameters
     ----------
@@ -150,15 +161,118 @@ def extract_sessions(
         Raw UI events: ``event_id, account_id, user_id, ts, action, payload`` and ``dt``.
     config : Config
         ``window_start``, ``window_end``, ``alerts_from``, ``idle_timeout_s``, ``max_duration_s``.
-    with_payloads : bool
-        Add the raw ``payload`` text of each item's event to ``items`` (for the explode
-        stage); only the items' rows are read back, never the whole log's payloads.
 
     Returns
     -------
     Extraction
-        ``sessions``, ``items``, ``fired`` and ``accounting`` as pandas frames, timestamps
-        ``datetime64[ns, UTC]``, sorted as docs/frames.md says. The inputs are not modified.
+        ``sessions``, ``items`` (with the payload fields of the explode stage), ``fired`` and
+        ``accounting`` as pandas frames, timestamps ``datetime64[ns, UTC]``, sorted as
+        docs/frames.md says. The inputs are not modified.
+    """
+    with _extraction_views(spark, alerts_df, actions_df, config) as run:
+        sessions = _collect(run("sessions"), SESSION_DTYPES, SESSION_ORDER)
+        items = _collect(run("session_items"), ITEM_DTYPES, ITEM_ORDER)
+        fired = _collect(run("fired"), FIRED_DTYPES, FIRED_ORDER)
+        accounting = _accounting_frame(run("accounting").toPandas())
+    log.info(
+        "extracted %d sessions with %d items; %d fired definitions",
+        len(sessions),
+        len(items),
+        len(fired),
+    )
+    return Extraction(sessions=sessions, items=items, fired=fired, accounting=accounting)
+
+
+@dataclass(frozen=True)
+class StagedExtraction:
+    """Where :func:`stage_extraction` wrote the frames, and the window's accounting.
+
+    Attributes
+    ----------
+    root : str
+        The staging folder; ``frames/account_id=A/frame=F/`` below it hold the ``sessions``,
+        ``items`` and ``fired`` rows of account ``A`` (Parquet; a folder per account and
+        frame, read back alone).
+    accounting : pandas.DataFrame
+        As :attr:`Extraction.accounting`.
+    """
+
+    root: str
+    accounting: pd.DataFrame
+
+
+#: the frames stage_extraction writes: (name, statement), under STAGED_DIR/account_id=A/frame=NAME/
+STAGED_FRAMES = (("sessions", "sessions"), ("items", "session_items"), ("fired", "fired"))
+STAGED_DIR = "frames"
+STAGED_FRAME = "frame"
+
+
+def stage_extraction(
+    spark: SparkSession,
+    alerts_df: DataFrame,
+    actions_df: DataFrame,
+    config: Config,
+    root: str,
+    sql_conf: dict[str, str] | None = None,
+) -> StagedExtraction:
+    """Run the extraction and write its frames per account under ``root`` (nothing collected).
+
+    The same statements as :func:`extract_sessions`; ``sessions``, ``items`` and ``fired``
+    are repartitioned by ``account_id`` and written as Parquet partitioned by it, so that
+    each account's rows sit in their own folder and a worker reads one account alone. Only
+    the accounting (a few dozen rows) comes back to the driver.
+
+    Parameters
+    ----------
+    spark, alerts_df, actions_df, config
+        As :func:`extract_sessions`.
+    root : str
+        A folder or URL that Spark can write and the per-account workers can read.
+    sql_conf : dict, optional
+        Spark SQL settings for these statements only (e.g. ``spark.sql.shuffle.partitions``
+        sized to the input), restored afterwards.
+
+    Returns
+    -------
+    StagedExtraction
+    """
+    settings = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS", **(sql_conf or {})}
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        with _extraction_views(spark, alerts_df, actions_df, config) as run:
+            # one write for the three frames (one Spark job, not three): a union by name with a
+            # column naming the frame, partitioned by account and frame
+            parts = [run(statement).withColumn(STAGED_FRAME, F.lit(folder)) for folder, statement in STAGED_FRAMES]
+            union = parts[0]
+            for part in parts[1:]:
+                union = union.unionByName(part, allowMissingColumns=True)
+            (
+                union.repartition(s.ACCOUNT_ID)
+                .write.mode("overwrite")
+                .partitionBy(s.ACCOUNT_ID, STAGED_FRAME)
+                .parquet(f"{root.rstrip('/')}/{STAGED_DIR}")
+            )
+            accounting = _accounting_frame(run("accounting").toPandas())
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+    log.info("extraction staged under %s", root)
+    return StagedExtraction(root=root, accounting=accounting)
+
+
+@contextlib.contextmanager
+def _extraction_views(
+    spark: SparkSession, alerts_df: DataFrame, actions_df: DataFrame, config: Config
+) -> Iterator[Callable[[str], DataFrame]]:
+    """Register the chained views of one extraction; yield ``run(statement) -> DataFrame``.
+
+    The classified alerts and actions are cached (every later statement reads them) and
+    unpersisted, the views dropped, when the block ends.
     """
     token = uuid.uuid4().hex[:12]
     views: list[str] = []
@@ -179,63 +293,47 @@ def extract_sessions(
         max_us=int(round(config.max_duration_s * _US_PER_S)),
     )
 
-    def run(statement: str, **view_args: str) -> DataFrame:
+    def sql(statement: str, **view_args: str) -> DataFrame:
         return spark.sql(load_statement(statement), args={**params, **view_args})
 
     try:
         alerts_in = register("alerts_in", alerts_df.select(*s.ALERT_COLUMNS, s.DT))
         actions_in = register("actions_in", actions_df.select(*s.ACTION_COLUMNS, s.DT))
 
-        alerts = run("alerts_classified", alerts_view=alerts_in).persist(StorageLevel.MEMORY_AND_DISK)
+        alerts = sql("alerts_classified", alerts_view=alerts_in).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(alerts)
         alerts_view = register("alerts", alerts)
 
-        duplicate_ids = register(
-            "duplicate_ids", run("actions_duplicate_ids", actions_view=actions_in)
-        )
+        duplicate_ids = register("duplicate_ids", sql("actions_duplicate_ids", actions_view=actions_in))
         events = register(
             "events",
-            run("actions_events", actions_view=actions_in, duplicate_ids_view=duplicate_ids),
+            sql("actions_events", actions_view=actions_in, duplicate_ids_view=duplicate_ids),
         )
-        classified = run(
-            "actions_classified", events_view=events, alerts_view=alerts_view
-        ).persist(StorageLevel.MEMORY_AND_DISK)
+        classified = sql("actions_classified", events_view=events, alerts_view=alerts_view).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
         cached.append(classified)
         classified_view = register("classified", classified)
 
-        sessions = _collect(
-            run("sessions", classified_view=classified_view, alerts_view=alerts_view),
-            SESSION_DTYPES,
-            SESSION_ORDER,
-        )
-        items_frame = run("session_items", classified_view=classified_view, alerts_view=alerts_view)
-        item_dtypes = ITEM_DTYPES
-        if with_payloads:
-            items_view = register("items", items_frame)
-            items_frame = run("item_payloads", items_view=items_view, actions_view=actions_in)
-            item_dtypes = {**ITEM_DTYPES, s.PAYLOAD: "object"}
-        items = _collect(items_frame, item_dtypes, ITEM_ORDER)
-        fired = _collect(run("fired", alerts_view=alerts_view), FIRED_DTYPES, FIRED_ORDER)
-        counts = run("accounting", alerts_view=alerts_view, classified_view=classified_view)
-        accounting = _accounting_frame(counts.toPandas())
+        def run(statement: str) -> DataFrame:
+            return sql(statement, classified_view=classified_view, alerts_view=alerts_view)
+
+        yield run
     finally:
         for name in views:
             spark.catalog.dropTempView(name)
         for frame in cached:
             frame.unpersist()
 
-    log.info(
-        "extracted %d sessions with %d items; %d fired definitions",
-        len(sessions),
-        len(items),
-        len(fired),
-    )
-    return Extraction(sessions=sessions, items=items, fired=fired, accounting=accounting)
-
 
 def _collect(frame: DataFrame, dtypes: dict[str, str], order: list[str]) -> pd.DataFrame:
     """Collect a small result to pandas with the frame's exact columns, dtypes and order."""
-    out = frame.toPandas()
+    return conform_frame(frame.toPandas(), dtypes, order)
+
+
+def conform_frame(out: pd.DataFrame, dtypes: dict[str, str], order: list[str]) -> pd.DataFrame:
+    """A frame of the extraction (collected or read back from staging) with its exact
+    columns, dtypes and order (docs/frames.md)."""
     out = out[list(dtypes)]
     for column, dtype in dtypes.items():
         if dtype.startswith("datetime64"):

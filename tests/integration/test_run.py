@@ -92,7 +92,7 @@ def _run_twice_and_check(spark, output: str, expected: set[tuple[int, str]]) -> 
     # the reports are written under runs/ and say the same
     saved = json.loads(storage.read_bytes(f"{S.RUNS_DIR}/{second['run_id']}.json"))
     assert saved["rows"] == second["rows"] and saved["status"] == "published"
-    assert saved["peak_memory_bytes"] > 0 and set(saved["timings_s"]) >= {"read", "extract", "rank", "publish"}
+    assert saved["peak_memory_bytes"] > 0 and set(saved["timings_s"]) >= {"read", "extract", "prepare", "finish", "publish"}
     return first, second
 
 

@@ -449,31 +449,86 @@ def test_statements_after_the_sessionization_read_the_cached_frames(spark, monke
         assert leaves[statement] == ["InMemoryRelation"], (statement, leaves[statement])
 
 
-def test_items_can_carry_the_payload_of_the_winning_copy(spark, tmp_path):
-    """with_payloads=True adds each item's raw payload: the copy from the earliest dt wins."""
+def _one_user_world(payloads):
     import pandas as pd
 
-    day = "2026-02-01"
     t = pd.Timestamp("2026-01-20 10:00", tz="UTC")
-    dash_late = '{"dashboard": {"id": "d1", "title": "late copy"}}'
-    dash_early = '{"dashboard": {"id": "d1", "title": "early copy"}}'
-    query = '{"query": {"text": "level:error", "language": "lucene"}, "index": "logs-*"}'
     alerts = pd.DataFrame([{s.ACCOUNT_ID: 1, s.ALERT_EVENT_ID: "ae1", s.ALERT_ID: "a1", s.ALERT_TITLE: "t",
                             s.SEVERITY: "HIGH", s.FIRED_AT: t - pd.Timedelta(minutes=5), s.DT: "2026-01-20"}])
-    actions = pd.DataFrame([
-        {s.EVENT_ID: "o1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t, s.ACTION: s.ALERT_OPENED,
-         s.PAYLOAD: '{"alert_event_id": "ae1"}', s.DT: "2026-01-20"},
-        {s.EVENT_ID: "d1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t + pd.Timedelta(minutes=1),
-         s.ACTION: s.DASHBOARD_OPENED, s.PAYLOAD: dash_late, s.DT: "2026-01-21"},
-        {s.EVENT_ID: "d1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t + pd.Timedelta(minutes=1),
-         s.ACTION: s.DASHBOARD_OPENED, s.PAYLOAD: dash_early, s.DT: "2026-01-20"},
-        {s.EVENT_ID: "q1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t + pd.Timedelta(minutes=2),
-         s.ACTION: s.QUERY_RUN, s.PAYLOAD: query, s.DT: "2026-01-20"},
+    rows = [{s.EVENT_ID: "o1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t, s.ACTION: s.ALERT_OPENED,
+             s.PAYLOAD: '{"alert_event_id": "ae1"}', s.DT: "2026-01-20"}]
+    for n, (event_id, action, payload, dt_) in enumerate(payloads):
+        rows.append({s.EVENT_ID: event_id, s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t + pd.Timedelta(seconds=10 * (n + 1)),
+                     s.ACTION: action, s.PAYLOAD: payload, s.DT: dt_})
+    return alerts, pd.DataFrame(rows)
+
+
+def test_items_carry_the_payload_fields_of_the_winning_copy(spark):
+    """Each payload is parsed once, in the SQL: the items carry the fields the explode stage
+    needs, taken from the copy that won the dedup (earliest dt); no raw payload is kept."""
+    from alertrec.stages.explode import explode_items
+
+    dash_late = '{"dashboard": {"id": "d1", "title": "late copy"}, "panels": [{"id": "p", "type": "table"}]}'
+    dash_early = '{"dashboard": {"id": "d1", "title": "early copy"}, "panels": [{"id": "p", "type": "stat"}]}'
+    query = '{"query": {"text": "level:error", "language": "lucene"}, "index": "logs-*", "filters": [{"field": "env"}]}'
+    alerts, actions = _one_user_world([
+        ("d1", s.DASHBOARD_OPENED, dash_late, "2026-01-21"),
+        ("q1", s.QUERY_RUN, query, "2026-01-20"),
     ])
-    config = Config(input_root="unused", date=day)
+    actions = pd_concat_copy(actions, "d1", dash_early, "2026-01-20")
+    config = Config(input_root="unused", date="2026-02-01")
     alerts_df = spark.createDataFrame(alerts.astype({s.FIRED_AT: "datetime64[us, UTC]"}))
     actions_df = spark.createDataFrame(actions.astype({s.TS: "datetime64[us, UTC]"}))
-    ex = extract_sessions(spark, alerts_df, actions_df, config, with_payloads=True)
-    got = ex.items.set_index(s.EVENT_ID)[s.PAYLOAD].to_dict()
-    assert got == {"d1": dash_early, "q1": query}
-    assert s.PAYLOAD not in extract_sessions(spark, alerts_df, actions_df, config).items.columns
+    ex = extract_sessions(spark, alerts_df, actions_df, config)
+    assert s.PAYLOAD not in ex.items.columns
+    items = ex.items.set_index(s.EVENT_ID)
+    assert items.loc["d1", s.ITEM_TITLE] == "early copy" and list(items.loc["d1", s.PANEL_TYPES]) == ["stat"]
+    exploded, quarantine = explode_items(ex.items)
+    q = exploded.set_index(s.EVENT_ID).loc["q1"]
+    assert (q["index"], q["filter_fields"], q["filter_count"]) == ("logs-*", "env", 1) and quarantine.empty
+
+
+def pd_concat_copy(actions, event_id, payload, dt_):
+    import pandas as pd
+
+    row = actions[actions[s.EVENT_ID] == event_id].iloc[[0]].assign(**{s.PAYLOAD: payload, s.DT: dt_})
+    return pd.concat([actions, row], ignore_index=True)
+
+
+def test_the_sql_fields_explode_as_the_raw_payloads_do(spark):
+    """The one parse in Spark SQL gives the explode stage what orjson gives from the raw text
+    (explode_one, which serving uses): the same tidy values and the same quarantine."""
+    from alertrec.stages.explode import EXPLODED_COLUMNS, explode_items, explode_one
+
+    cases = [
+        (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "panels": [{"type": "b"}, {"type": "a"}, {"type": "b"}], '
+                             '"time_range": {"from": "now-6h", "to": "now"}}'),
+        (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}}'),
+        (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "panels": null, "time_range": null}'),
+        (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "panels": "not a list"}'),
+        (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "panels": [1, 2]}'),
+        (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "panels": [{"id": "x"}]}'),
+        (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "time_range": "last hour"}'),
+        (s.QUERY_RUN, '{"query": {"text": "x"}, "filters": [{"field": "b"}, {"field": "a"}], "index": "i"}'),
+        (s.QUERY_RUN, '{"query": {"text": "x"}, "filters": {"field": "a"}}'),
+        (s.QUERY_RUN, '{"query": {"text": "x"}, "index": 7}'),
+        (s.QUERY_RUN, '{"query": {"text": "x"}, "index": null, "filters": []}'),
+    ]
+    alerts, actions = _one_user_world([(f"e{i:02d}", a, p, "2026-01-20") for i, (a, p) in enumerate(cases)])
+    config = Config(input_root="unused", date="2026-02-01")
+    ex = extract_sessions(spark, spark.createDataFrame(alerts.astype({s.FIRED_AT: "datetime64[us, UTC]"})),
+                          spark.createDataFrame(actions.astype({s.TS: "datetime64[us, UTC]"})), config)
+    exploded, quarantine = explode_items(ex.items)
+    assert len(exploded) == len(cases)
+    bad = set(quarantine[s.EVENT_ID])
+    for i, (action, payload) in enumerate(cases):
+        item_type = s.ITEM_DASHBOARD if action == s.DASHBOARD_OPENED else s.ITEM_QUERY
+        want, reason = explode_one(item_type, payload)
+        row = exploded.set_index(s.EVENT_ID).loc[f"e{i:02d}"]
+        assert (f"e{i:02d}" in bad) == (reason is not None), payload
+        if reason is None:
+            for column in EXPLODED_COLUMNS:
+                if column in want:
+                    assert row[column] == want[column], (payload, column)
+
+

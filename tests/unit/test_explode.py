@@ -1,4 +1,8 @@
-"""Exploding payloads into tidy columns; bad payloads quarantined with a reason, rows kept."""
+"""Exploding payloads into tidy columns; bad payloads quarantined with a reason, rows kept.
+
+``explode_payloads`` explodes raw JSON texts (the serving code's events); ``explode_items`` the
+payload fields that the extraction's one parse gave the nightly job's items.
+"""
 
 from __future__ import annotations
 
@@ -48,3 +52,27 @@ def test_bad_payloads_are_quarantined_and_the_rows_kept():
         ["e4", E.R_EXPLODE_MALFORMED],
     ]
     assert out.iloc[4][E.INDEX] == "logs"
+
+
+def test_items_payload_fields_explode_into_columns():
+    items = pd.DataFrame({
+        S.EVENT_ID: ["e1", "e2", "e3", "e4"],
+        S.ITEM_TYPE: [S.ITEM_DASHBOARD, S.ITEM_QUERY, S.ITEM_DASHBOARD, S.ITEM_QUERY],
+        S.PANEL_TYPES: [["timeseries", "table", None, "timeseries"], None, ["x"], None],
+        S.TIME_FROM: ["now-1h", None, "now-2h", None],
+        S.TIME_TO: ["now", None, "now", None],
+        S.FILTER_FIELDS: [None, ["service", "env"], None, None],
+        S.INDEX: [None, "logs-*", None, None],
+        S.PAYLOAD_SHAPE: [None, None, "time_range", None],
+    })
+    before = items.copy()
+    out, quarantine = E.explode_items(items)
+    pd.testing.assert_frame_equal(items, before)
+    assert not set(S.ITEM_PAYLOAD_COLUMNS) - {S.PANEL_TYPES, S.TIME_FROM, S.TIME_TO, S.FILTER_FIELDS, S.INDEX} & set(out.columns)
+    d = out.iloc[0]
+    assert (d[E.PANEL_COUNT], d[E.PANEL_TYPES], d[E.TIME_FROM], d[E.TIME_TO]) == (4, "table,timeseries", "now-1h", "now")
+    q = out.iloc[1]
+    assert (q[E.FILTER_FIELDS], q[E.FILTER_COUNT], q[E.INDEX]) == ("env,service", 2, "logs-*")
+    assert out.iloc[3][E.FILTER_COUNT] == 0 and out.iloc[3][E.FILTER_FIELDS] == "" and out.iloc[3][E.INDEX] is None
+    assert quarantine.values.tolist() == [["e3", E.R_EXPLODE_BAD_FIELD]]
+    assert out.iloc[2][E.PANEL_TYPES] is None and pd.isna(out.iloc[2][E.PANEL_COUNT])
