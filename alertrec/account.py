@@ -33,7 +33,7 @@ import pandas as pd
 
 from alertrec import schema as S
 from alertrec.config import Config
-from alertrec.stages.cluster import ClusterParams, Clusters, account_tasks, cluster_account, assemble, _group_stats
+from alertrec.stages.cluster import ClusterParams, Clusters, account_tasks, assemble, cluster_account, group_stats
 from alertrec.stages.explode import explode_items
 from alertrec.stages.normalize import normalize_items
 from alertrec.stages.rank import PopularityRanker, Ranker
@@ -203,7 +203,7 @@ def cluster_one_account(account_id: int, sessions: pd.DataFrame, items: pd.DataF
     """The cluster stage for one account's sessions and normalized items."""
     tasks = account_tasks(sessions, items, params)
     if not tasks:
-        return assemble(sessions.iloc[:0], items.iloc[:0], [], _group_stats(sessions.iloc[:0], items.iloc[:0], params))
+        return assemble(sessions.iloc[:0], items.iloc[:0], [], group_stats(sessions.iloc[:0], items.iloc[:0], params))
     (task,) = tasks
     result = cluster_account(task)
     timings = {"encode_s": round(result.encode_s, 4), "dtw_s": round(result.dtw_s, 4),
@@ -246,7 +246,8 @@ def merge_samples(samples: Iterable[pd.DataFrame | None], cap: int) -> pd.DataFr
     if not parts:
         return pd.DataFrame()
     union = pd.concat(parts, ignore_index=True)
-    # list ids are per account: make them unique before cutting
+    union = union.sort_values([S.ACCOUNT_ID, "list_id"], kind="mergesort").reset_index(drop=True)
+    # list ids are per account: make them unique (in account order) before cutting
     uid = union[S.ACCOUNT_ID].astype("int64").astype(str) + ":" + union["list_id"].astype(str)
     union = union.assign(list_id=pd.factorize(uid)[0].astype("int64"))
     keys = union.drop_duplicates("list_id").set_index("list_id")[_SAMPLE_KEY]

@@ -58,7 +58,8 @@ from alertrec import schema as S
 from alertrec.config import Config, parse_date
 from alertrec.errors import ConfigError
 from alertrec.monitor import PeakMemory
-from alertrec.stages.cluster import ClusterParams, Clusters, cluster_sessions
+from alertrec.account import cluster_params
+from alertrec.stages.cluster import Clusters, cluster_sessions
 from alertrec.stages.rank import Ranker, empty_recommendations, finish_recommendations
 
 log = logging.getLogger(__name__)
@@ -305,6 +306,7 @@ def evaluate(settings: EvalSettings, spark: Any = None,
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
     from alertrec.stages.extract import extract_sessions
+    from alertrec.stages.explode import explode_items
     from alertrec.stages.normalize import normalize_items
 
     config = settings.base_config()
@@ -313,7 +315,8 @@ def evaluate(settings: EvalSettings, spark: Any = None,
         spark = spark or build_spark(master=settings.spark_master, driver_memory=settings.spark_driver_memory)
         alerts_df, actions_df, _ = read_inputs(spark, config)
         extraction = extract_sessions(spark, alerts_df, actions_df, config)
-        items = normalize_items(extraction.items)
+        # the nightly job's explode and query linking (alertrec.account.prepare_account)
+        items = normalize_items(explode_items(extraction.items)[0], link_threshold=config.query_link_threshold)
         t_extract = time.perf_counter() - t0
         report = evaluate_frames(extraction.sessions, items, settings, rankers or default_rankers())
     report["timings_s"]["extract"] = round(t_extract, 2)
@@ -374,7 +377,7 @@ def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalS
         clusters = None
         if settings.clusters:
             t = time.perf_counter()
-            clusters = cluster_sessions(hist_s, hist_i, ClusterParams())
+            clusters = cluster_sessions(hist_s, hist_i, cluster_params(base))  # the job's cluster settings
             timings["clusters"] += time.perf_counter() - t
         per_day_counts.append({
             "day": day.isoformat(), "sessions": int(len(test_s)), "resolved_with_cause": int(len(cause)),

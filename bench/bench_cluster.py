@@ -37,7 +37,7 @@ def prepare(args: argparse.Namespace) -> dict:
     from alertrec.generate import WorldSpec, generate_world, write_world
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
-    from alertrec.stages.explode import explode_payloads
+    from alertrec.stages.explode import explode_items
     from alertrec.stages.extract import extract_sessions
     from alertrec.stages.normalize import normalize_items
 
@@ -50,9 +50,9 @@ def prepare(args: argparse.Namespace) -> dict:
     config = Config(input_root=str(world_root), output_root=str(args.out / "unused"), date=DAY)
     alerts, actions, _ = read_inputs(spark, config)
     t0 = time.perf_counter()
-    ex = extract_sessions(spark, alerts, actions, config, with_payloads=True)
+    ex = extract_sessions(spark, alerts, actions, config)
     t1 = time.perf_counter()
-    exploded, quarantine = explode_payloads(ex.items)
+    exploded, quarantine = explode_items(ex.items)
     t2 = time.perf_counter()
     items = normalize_items(exploded, link_threshold=config.query_link_threshold)
     t3 = time.perf_counter()

@@ -33,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
     from alertrec.mxnet_ranker import MXNetRanker
-    from alertrec.pipeline import cluster_params
+    from alertrec.account import cluster_params
     from alertrec.stages.cluster import cluster_sessions
     from alertrec.stages.extract import extract_sessions
+    from alertrec.stages.explode import explode_items
     from alertrec.stages.normalize import normalize_items
 
     if args.fixtures:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(input_root=str(root), output_root=str(args.out / "unused"), date=DAY)
     alerts, actions, _ = read_inputs(spark, config)
     ex = extract_sessions(spark, alerts, actions, config)
-    items = normalize_items(ex.items, link_threshold=config.query_link_threshold)
+    items = normalize_items(explode_items(ex.items)[0], link_threshold=config.query_link_threshold)
     clusters = cluster_sessions(ex.sessions, items, cluster_params(config))
     key = ["account_id", "alert_id", "item_type", "item_id"]
     with_c = MXNetRanker().fit(ex.sessions, items, ex.fired, config, clusters=clusters).recommend(ex.fired)

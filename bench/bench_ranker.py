@@ -71,6 +71,7 @@ def extract(root: Path, history_days: int, spark=None) -> dict:
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
     from alertrec.stages.extract import extract_sessions
+    from alertrec.stages.explode import explode_items
     from alertrec.stages.normalize import normalize_items
 
     spark = spark or build_spark(master="local[2]", driver_memory="3g", shuffle_partitions=8)
@@ -78,7 +79,7 @@ def extract(root: Path, history_days: int, spark=None) -> dict:
     t0 = time.perf_counter()
     alerts, actions, _ = read_inputs(spark, config)
     extraction = extract_sessions(spark, alerts, actions, config)
-    items = normalize_items(extraction.items)
+    items = normalize_items(explode_items(extraction.items)[0], link_threshold=config.query_link_threshold)
     return {"sessions": extraction.sessions, "items": items, "fired": extraction.fired,
             "extract_s": time.perf_counter() - t0}
 

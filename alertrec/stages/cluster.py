@@ -283,11 +283,11 @@ def build_tasks(
             tasks.append(
                 GroupTask(account_id, str(alert_id), ids, tuple(seq_of[i] for i in ids), embeddings, params)
             )
-    return tasks, _group_stats(sessions, items, params)
+    return tasks, group_stats(sessions, items, params)
 
 
 # ---------------------------------------------------------------------------
-# the per-group work (runs in a pool worker or a Spark task)
+# the per-group work (runs inside the per-account work, alertrec.account)
 # ---------------------------------------------------------------------------
 def dtw_condensed(sequences: Sequence[np.ndarray], window: int) -> np.ndarray:
     """Length-normalised DTW distances of all pairs, condensed (scipy order).
@@ -511,7 +511,7 @@ def cluster_sessions(
 
 
 def _empty(sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams) -> Clusters:
-    return assemble(sessions.iloc[:0], items.iloc[:0], [], _group_stats(sessions.iloc[:0], items.iloc[:0], params))
+    return assemble(sessions.iloc[:0], items.iloc[:0], [], group_stats(sessions.iloc[:0], items.iloc[:0], params))
 
 
 def assemble(
@@ -566,83 +566,7 @@ def assemble(
     return Clusters(assignments, medoids, support, groups)
 
 
-# ---------------------------------------------------------------------------
-# the same per-group work on Spark executors (EMR clusters)
-# ---------------------------------------------------------------------------
-BUCKET_COL = "bucket"
-_POSITION = "position"
-_SPARK_RESULT_COLUMNS = (S.ACCOUNT_ID, S.ALERT_ID, _POSITION, S.SESSION_ID, CLUSTER, IS_MEDOID, SILHOUETTE, "dtw_s", "cluster_s")
-
-
-def _cluster_bucket(frame: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:
-    """Cluster every group of one bucket of accounts (runs inside ``applyInPandas``)."""
-    sessions = frame[[S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT]].drop_duplicates(S.SESSION_ID)
-    items = frame.dropna(subset=[S.ITEM_ID])[[S.SESSION_ID, S.ACCOUNT_ID, S.SEQ, S.ITEM_TYPE, S.ITEM_ID]]
-    items = items.astype({S.SEQ: "int64"})
-    tasks, _ = build_tasks(sessions, items, params)
-    rows = []
-    for task in tasks:
-        r = cluster_group(task)
-        medoid_set = set(r.medoids)
-        for pos, sid in enumerate(r.session_ids):
-            rows.append((r.account_id, r.alert_id, pos, sid, int(r.labels[pos]), pos in medoid_set,
-                         float(r.silhouette), float(r.dtw_s), float(r.cluster_s)))
-    return pd.DataFrame(rows, columns=list(_SPARK_RESULT_COLUMNS))
-
-
-def cluster_sessions_spark(
-    spark: Any, sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams, buckets: int = 64
-) -> Clusters:
-    """:func:`cluster_sessions` with the per-group work on Spark (``--engine spark``).
-
-    Accounts are hashed into ``buckets`` groups (not one tiny group per
-    alert), so each Spark task clusters all alerts of a few accounts; item
-    embeddings are per account, so a bucket computes exactly what the process
-    pool computes, and the output is identical.
-
-    Parameters
-    ----------
-    spark : pyspark.sql.SparkSession
-        The session to run on (given by the caller).
-    sessions, items, params
-        As for :func:`cluster_sessions`.
-    buckets : int
-        Number of account buckets.
-    """
-    t0 = time.perf_counter()
-    sess = sessions[[S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT]]
-    its = items[[S.SESSION_ID, S.SEQ, S.ITEM_TYPE, S.ITEM_ID]]
-    frame = sess.merge(its, on=S.SESSION_ID, how="inner")
-    frame[BUCKET_COL] = (frame[S.ACCOUNT_ID].astype("int64") % buckets).astype("int32")
-    frame[S.STARTED_AT] = frame[S.STARTED_AT].dt.tz_convert("UTC")
-    schema_ddl = (
-        f"{S.ACCOUNT_ID} long, {S.ALERT_ID} string, {_POSITION} long, {S.SESSION_ID} string, {CLUSTER} long, "
-        f"{IS_MEDOID} boolean, {SILHOUETTE} double, dtw_s double, cluster_s double"
-    )
-    sdf = spark.createDataFrame(frame)
-    result = (
-        sdf.groupBy(BUCKET_COL)
-        .applyInPandas(lambda pdf: _cluster_bucket(pdf, params), schema=schema_ddl)
-        .toPandas()
-    )
-    t1 = time.perf_counter()
-    results = []
-    for (account_id, alert_id), g in result.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=True):
-        g = g.sort_values(_POSITION)
-        labels = g[CLUSTER].to_numpy(dtype=np.int64)
-        medoid_pos = g[g[IS_MEDOID]]
-        medoids = tuple(int(medoid_pos[medoid_pos[CLUSTER] == cl][_POSITION].iloc[0]) for cl in range(labels.max() + 1))
-        results.append(
-            GroupResult(int(account_id), str(alert_id), tuple(g[S.SESSION_ID]), labels, medoids,
-                        float(g[SILHOUETTE].iloc[0]), float(g["dtw_s"].iloc[0]), float(g["cluster_s"].iloc[0]))
-        )
-    groups = _group_stats(sessions, items, params)
-    out = assemble(sessions, items, results, groups)
-    timings = {"spark_wall_s": round(t1 - t0, 4), "dtw_s": round(sum(r.dtw_s for r in results), 4)}
-    return Clusters(out.assignments, out.medoids, out.support, out.groups, timings)
-
-
-def _group_stats(sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:
+def group_stats(sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:
     """Sessions, clustered sessions and the cap flag per group, without encoding anything."""
     with_items = sessions[S.SESSION_ID].isin(items.loc[items[S.ITEM_ID].notna(), S.SESSION_ID])
     g = sessions.assign(_with=with_items).groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=True)["_with"].agg(["size", "sum"])

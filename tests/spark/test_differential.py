@@ -46,10 +46,14 @@ def both(spark, root: Path, config: Config) -> tuple[Extraction, Extraction]:
 
 
 def assert_same(got: Extraction, want: Extraction) -> None:
+    """Row for row; the items' payload fields for the explode stage are not part of the
+    contract's sessions (the reference has none): test_extract_rules checks them against
+    the raw payloads, exploded by explode_one."""
     for name in ("sessions", "items", "fired", "accounting"):
-        pd.testing.assert_frame_equal(
-            getattr(got, name), getattr(want, name), check_exact=True, obj=name
-        )
+        frame = getattr(got, name)
+        if name == "items":
+            frame = frame.drop(columns=list(s.ITEM_PAYLOAD_COLUMNS))
+        pd.testing.assert_frame_equal(frame, getattr(want, name), check_exact=True, obj=name)
 
 
 def check_accounting_identity(ex: Extraction, alerts_read: int, actions_read: int) -> None:
