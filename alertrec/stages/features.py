@@ -111,6 +111,7 @@ from rapidfuzz.utils import default_process
 from scipy import sparse
 
 from alertrec import schema as S
+from alertrec.stages.similarity import best_matches
 
 log = logging.getLogger(__name__)
 
@@ -865,11 +866,9 @@ def _similar_pairs(targets: pd.DataFrame, definitions: pd.DataFrame, params: Fea
         sources = by_account.get(account)
         if sources is None:
             continue
-        sim = process.cdist(
-            group[S.ALERT_TITLE].tolist(), sources[S.ALERT_TITLE].tolist(),
-            scorer=fuzz.token_set_ratio, processor=default_process, workers=1,
-        )
-        rows, cols = np.nonzero((sim >= params.similar_title_threshold) & (sim > 0))
+        # a twin keeps itself, every other target drops it: one more match than the sources kept
+        rows, cols, scores = best_matches(group[S.ALERT_TITLE].tolist(), sources[S.ALERT_TITLE].tolist(),
+                                          params.borrow_sources + 1, params.similar_title_threshold)
         frames.append(
             pd.DataFrame(
                 {
@@ -877,7 +876,7 @@ def _similar_pairs(targets: pd.DataFrame, definitions: pd.DataFrame, params: Fea
                     S.ALERT_ID: group[S.ALERT_ID].to_numpy(dtype=object)[rows],
                     COLD: group[COLD].to_numpy()[rows],
                     SOURCE_ALERT_ID: sources[S.ALERT_ID].to_numpy(dtype=object)[cols],
-                    "_sim": sim[rows, cols].astype(float) / 100.0,
+                    "_sim": scores / 100.0,
                 }
             )
         )
@@ -946,14 +945,9 @@ def _title_candidates(targets: pd.DataFrame, stats: HistoryStats, params: Featur
         items = by_account.get(account)
         if items is None:
             continue
-        sim = process.cdist(group[S.ALERT_TITLE].tolist(), items[S.ITEM_LABEL].astype(str).tolist(),
-                            scorer=fuzz.token_set_ratio, processor=default_process, workers=1)
         # best first; ties by the catalog order (item_type, item_id)
-        order = np.argsort(-sim, axis=1, kind="stable")[:, : params.n_title]
-        rows = np.repeat(np.arange(len(group)), order.shape[1])
-        cols = order.reshape(-1)
-        keep = sim[rows, cols] >= params.title_item_threshold
-        rows, cols = rows[keep], cols[keep]
+        rows, cols, _ = best_matches(group[S.ALERT_TITLE].tolist(), items[S.ITEM_LABEL].astype(str).tolist(),
+                                     params.n_title, params.title_item_threshold)
         frames.append(pd.DataFrame({
             S.ACCOUNT_ID: np.full(len(rows), account, dtype="int64"),
             S.ALERT_ID: group[S.ALERT_ID].to_numpy(dtype=object)[rows],

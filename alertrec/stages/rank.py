@@ -26,6 +26,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from alertrec import schema as S
+from alertrec.stages.similarity import best_matches
 from alertrec.config import Config
 
 log = logging.getLogger(__name__)
@@ -561,16 +562,9 @@ def _similar_definitions(need: pd.DataFrame, definitions: pd.DataFrame, threshol
         sources = sources_by_account.get(account)
         if sources is None or sources.empty:
             continue
-        sim = process.cdist(
-            group[S.ALERT_TITLE].tolist(),
-            sources[S.ALERT_TITLE].tolist(),
-            scorer=fuzz.token_set_ratio,
-            processor=default_process,
-            score_cutoff=threshold,
-            dtype=np.float64,
-            workers=1,
-        )
-        rows, cols = np.nonzero((sim >= threshold) & (sim > 0))
+        # one more match than kept: the target itself is dropped below
+        rows, cols, scores = best_matches(group[S.ALERT_TITLE].tolist(), sources[S.ALERT_TITLE].tolist(),
+                                          limit + 1, threshold)
         if len(rows) == 0:
             continue
         frames.append(
@@ -579,7 +573,7 @@ def _similar_definitions(need: pd.DataFrame, definitions: pd.DataFrame, threshol
                     S.ACCOUNT_ID: np.full(len(rows), account, dtype="int64"),
                     S.ALERT_ID: group[S.ALERT_ID].to_numpy(dtype=object)[rows],
                     _SOURCE: sources[S.ALERT_ID].to_numpy(dtype=object)[cols],
-                    _SIMILARITY: sim[rows, cols],
+                    _SIMILARITY: scores,
                 }
             )
         )
