@@ -7,7 +7,6 @@ under them in test_ops_spark.py, test_cron_entry.py and test_spark_submit.py.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
