@@ -33,6 +33,10 @@ that the lock is still held (:class:`LockLostError` otherwise); see
 ``alertrec.ops.LockedStorage``.  This is a best-effort fence, not a
 distributed transaction: the lease is kept an order of magnitude longer than
 the heartbeat interval.
+
+The modules: ``base`` (the lock's path, its owner document, :class:`DayLock` and
+the errors), ``local`` (:class:`LocalLock`), ``s3`` (:class:`S3Lock`);
+:func:`lock_for` picks one for an output root.
 """
 
 from __future__ import annotations
