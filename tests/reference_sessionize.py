@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -282,8 +283,30 @@ def _sessionize_user(timeline: list[dict], known: dict, window_end_us: int, limi
     return finished
 
 
-def reference_extract(alerts: pd.DataFrame, actions: pd.DataFrame, config: Config) -> Extraction:
-    """The contract's sessions, items, fired definitions and row accounting, in plain Python.
+@dataclass(frozen=True)
+class Classified:
+    """The reference's verdict on every row read, before it is summed up into frames.
+
+    Attributes
+    ----------
+    alerts, actions : list of dict
+        One dict per row read, in input order: the row's columns plus ``reason``
+        (the accounting reason of ``schema.ALERT_REASONS`` / ``ACTION_REASONS``).
+    sessions : list of dict
+        One dict per session: ``open`` (the ``alert_opened`` row), ``firing``
+        (its alert row), ``events`` (every row of the user from the opener to
+        the session's last event, in (ts, event_id) order: the ``in_session``
+        rows and the quarantined or ignored ones that kept it alive) and
+        ``end_reason``.
+    """
+
+    alerts: list[dict]
+    actions: list[dict]
+    sessions: list[dict]
+
+
+def classify_rows(alerts: pd.DataFrame, actions: pd.DataFrame, config: Config) -> Classified:
+    """Every row's accounting reason and every session, by the contract's rules.
 
     Parameters
     ----------
@@ -293,8 +316,7 @@ def reference_extract(alerts: pd.DataFrame, actions: pd.DataFrame, config: Confi
 
     Returns
     -------
-    Extraction
-        The same frames as :func:`alertrec.stages.extract.extract_sessions`.
+    Classified
     """
     alert_rows = _classify_alerts(alerts, config)
     known = {
@@ -319,9 +341,27 @@ def reference_extract(alerts: pd.DataFrame, actions: pd.DataFrame, config: Confi
     for key in timelines:
         timeline = sorted(timelines[key], key=lambda r: (r[s.TS], r[s.EVENT_ID]))
         sessions.extend(_sessionize_user(timeline, known, window_end_us, limits))
+    return Classified(alerts=alert_rows, actions=action_rows, sessions=sessions)
 
+
+def reference_extract(alerts: pd.DataFrame, actions: pd.DataFrame, config: Config) -> Extraction:
+    """The contract's sessions, items, fired definitions and row accounting, in plain Python.
+
+    Parameters
+    ----------
+    alerts, actions : pandas.DataFrame
+        The rows read (contract columns plus ``dt`` as a string); timestamps tz-aware UTC.
+    config : Config
+
+    Returns
+    -------
+    Extraction
+        The same frames as :func:`alertrec.stages.extract.extract_sessions`.
+    """
+    classified = classify_rows(alerts, actions, config)
+    alert_rows, action_rows = classified.alerts, classified.actions
     session_rows, item_rows = [], []
-    for session in sessions:
+    for session in classified.sessions:
         opener, firing = session["open"], session["firing"]
         items = [e for e in session["events"] if e["item"] is not None]
         started, ended = opener[s.TS], session["events"][-1][s.TS]

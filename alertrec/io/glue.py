@@ -10,9 +10,10 @@ rewritten.  Athena skips files whose names start with ``_`` or ``.``, so the
 The table is created on first use (an external Parquet table partitioned by
 ``dt`` string, located at ``s3://.../recommendations/``, columns from
 ``schema.RECOMMENDATIONS_ARROW``); the database must exist.  The Glue client
-uses boto3's usual configuration (credentials, region, and a custom endpoint
-from ``AWS_ENDPOINT_URL_GLUE`` / ``AWS_ENDPOINT_URL``) with the same retries
-as the S3 storage.
+is made by :func:`alertrec.io.aws.client` on the output storage's boto3 session
+(credentials, region), with the endpoint from ``AWS_ENDPOINT_URL_GLUE`` /
+``AWS_ENDPOINT_URL`` set explicitly and the same retries and error phrases as
+the S3 storage.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import pyarrow as pa
 
 from alertrec import schema
 from alertrec.errors import ConfigError, OutputError
-from alertrec.io.storage import S3Storage, botocore_config
+from alertrec.io import aws
+from alertrec.io.storage import S3Storage
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +80,9 @@ def table_columns() -> list[dict[str, str]]:
     return [{"Name": f.name, "Type": athena_type(f.type)} for f in schema.RECOMMENDATIONS_ARROW]
 
 
-def _client(storage: S3Storage):  # noqa: ANN202 - a boto3 Glue client
-    import boto3
-
-    session = storage.boto3_session if storage.boto3_session is not None else boto3.Session()
-    return session.client("glue", config=botocore_config(storage.retries))
-
-
-def _code(exc: BaseException) -> str:
-    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
-
-
-def _reason(exc: BaseException) -> str:
-    from alertrec.io.storage import _s3_reason
-
-    return _s3_reason(exc)
+def _client(storage: S3Storage) -> Any:
+    """A Glue client on the output storage's session, with its retries (endpoint: ``AWS_ENDPOINT_URL_GLUE``)."""
+    return aws.client("glue", storage.boto3_session, storage.retries)
 
 
 def _location(storage: S3Storage) -> str:
@@ -128,17 +118,17 @@ def ensure_table(target: GlueTarget, storage: S3Storage, client: Any = None) -> 
     try:
         client.get_database(Name=target.database)
     except Exception as exc:
-        if _code(exc) == "EntityNotFoundException":
+        if aws.is_entity_not_found(exc):
             raise OutputError(
                 f"Glue database {target.database} does not exist; create it first "
                 f"(aws glue create-database --database-input Name={target.database})"
             ) from None
-        raise OutputError(f"cannot read Glue database {target.database}: {_reason(exc)}") from exc
+        raise OutputError(f"cannot read Glue database {target.database}: {aws.describe(exc)}") from exc
     try:
         table = client.get_table(DatabaseName=target.database, Name=target.table)["Table"]
     except Exception as exc:
-        if _code(exc) != "EntityNotFoundException":
-            raise OutputError(f"cannot read Glue table {target}: {_reason(exc)}") from exc
+        if not aws.is_entity_not_found(exc):
+            raise OutputError(f"cannot read Glue table {target}: {aws.describe(exc)}") from exc
         table = None
     if table is not None:
         existing = table.get("StorageDescriptor", {}).get("Location", "").rstrip("/") + "/"
@@ -165,9 +155,9 @@ def ensure_table(target: GlueTarget, storage: S3Storage, client: Any = None) -> 
             },
         )
     except Exception as exc:
-        if _code(exc) == "AlreadyExistsException":  # a concurrent run of another day created it
+        if aws.is_already_exists(exc):  # a concurrent run of another day created it
             return False
-        raise OutputError(f"cannot create Glue table {target}: {_reason(exc)}") from exc
+        raise OutputError(f"cannot create Glue table {target}: {aws.describe(exc)}") from exc
     log.info("created Glue table %s at %s", target, location)
     return True
 
@@ -187,8 +177,8 @@ def register_partition(target: GlueTarget, storage: S3Storage, day: dt.date) -> 
     try:
         client.create_partition(DatabaseName=target.database, TableName=target.table, PartitionInput=partition)
     except Exception as exc:
-        if _code(exc) != "AlreadyExistsException":
-            raise OutputError(f"cannot register {schema.DT}={day} in Glue table {target}: {_reason(exc)}") from exc
+        if not aws.is_already_exists(exc):
+            raise OutputError(f"cannot register {schema.DT}={day} in Glue table {target}: {aws.describe(exc)}") from exc
         try:
             client.update_partition(
                 DatabaseName=target.database,
@@ -197,7 +187,7 @@ def register_partition(target: GlueTarget, storage: S3Storage, day: dt.date) -> 
                 PartitionInput=partition,
             )
         except Exception as exc2:
-            raise OutputError(f"cannot update {schema.DT}={day} in Glue table {target}: {_reason(exc2)}") from exc2
+            raise OutputError(f"cannot update {schema.DT}={day} in Glue table {target}: {aws.describe(exc2)}") from exc2
     log.info("registered %s=%s in Glue table %s (%s)", schema.DT, day, target, location)
     return {"table": str(target), "partition": f"{schema.DT}={day.isoformat()}", "location": location,
             "table_created": created}
@@ -211,8 +201,8 @@ def unregister_partition(target: GlueTarget, storage: S3Storage, day: dt.date) -
             DatabaseName=target.database, TableName=target.table, PartitionValues=[day.isoformat()]
         )
     except Exception as exc:
-        if _code(exc) == "EntityNotFoundException":  # no such partition, table or database
+        if aws.is_entity_not_found(exc):  # no such partition, table or database
             return False
-        raise OutputError(f"cannot remove {schema.DT}={day} from Glue table {target}: {_reason(exc)}") from exc
+        raise OutputError(f"cannot remove {schema.DT}={day} from Glue table {target}: {aws.describe(exc)}") from exc
     log.info("removed %s=%s from Glue table %s while the day is rewritten", schema.DT, day, target)
     return True

@@ -11,6 +11,12 @@ from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
+#: the Spark conf naming the Python of the workers and of the driver
+PYTHON_CONF = "spark.pyspark.python"
+DRIVER_PYTHON_CONF = "spark.pyspark.driver.python"
+#: the variable a spark-submit (EMR) sets instead; when it is set, it wins
+PYSPARK_PYTHON_ENV = "PYSPARK_PYTHON"
+
 
 def build_spark(
     master: str = "local[*]",
@@ -22,7 +28,11 @@ def build_spark(
 
     On EMR (spark-submit) the master and memory come from the submission and
     the builder only adds the settings alertrec relies on: UTC session time
-    zone, Arrow transfers to pandas, partition values kept as strings.
+    zone, Arrow transfers to pandas, partition values kept as strings. In a
+    local run without ``PYSPARK_PYTHON``, the Python workers (``applyInPandas``)
+    run this interpreter: ``spark.pyspark.python`` and
+    ``spark.pyspark.driver.python`` in the session's conf, applied to its
+    context; the process environment is left as it is.
 
     Parameters
     ----------
@@ -57,16 +67,34 @@ def build_spark(
         log4j = resources.files("alertrec.io").joinpath("log4j2.properties")
         java_opts += f" -Dlog4j.configurationFile={log4j}"
     builder = builder.config("spark.driver.extraJavaOptions", java_opts)
-    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+    local_python = master.startswith("local") and not os.environ.get(PYSPARK_PYTHON_ENV)
+    if local_python:
         # Python workers (applyInPandas) must run the driver's interpreter, i.e. this
-        # virtualenv; pyspark reads the variable when the context starts. On EMR the
-        # submission sets it to the packed environment.
-        os.environ["PYSPARK_PYTHON"] = sys.executable
+        # virtualenv. Said in the session's conf, not in os.environ, so nothing outlives
+        # the session; on EMR the submission sets PYSPARK_PYTHON to the packed environment.
+        builder = builder.config(PYTHON_CONF, sys.executable).config(DRIVER_PYTHON_CONF, sys.executable)
     if shuffle_partitions is not None:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
     elif master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", "8")
     session = builder.getOrCreate()
+    if local_python:
+        _use_worker_python(session)
     session.sparkContext.setLogLevel("ERROR")
     log.info("spark %s ready (master %s)", session.version, session.sparkContext.master)
     return session
+
+
+def _use_worker_python(session: SparkSession) -> None:
+    """Make the session's Python workers run the interpreter its conf names (``spark.pyspark.python``).
+
+    A driver started from Python (not by spark-submit) takes the workers' Python
+    from ``PYSPARK_PYTHON`` only, when its context starts, and falls back to
+    ``python3`` on the ``PATH``. Setting it on the context instead scopes it to
+    this session: nothing is written into the process environment.
+    """
+    context = session.sparkContext
+    python = context.getConf().get(PYTHON_CONF, None)
+    if python and context.pythonExec != python:
+        context.pythonExec = python
+        log.debug("python workers run %s", python)

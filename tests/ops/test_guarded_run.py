@@ -7,7 +7,6 @@ under them in test_ops_spark.py, test_cron_entry.py and test_spark_submit.py.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -25,6 +24,7 @@ from alertrec.io.lock import LockHeldError, LockOwner, lock_for, lock_path
 from alertrec.io.publish import publish_day, success_path
 from alertrec.io.storage import storage_for
 from alertrec.ops import run_day_guarded
+from tests.clock import freeze_cli_clock
 from tests.conftest import FIXTURE_DAY, FIXTURES, REPO
 from tests.ops.helpers import DAY, INPUT_DAY, fixture_copy, glue_database, glue_partitions
 from tests.output_contract import read_published_day
@@ -113,11 +113,11 @@ def test_cron_with_the_days_input_missing_is_exit_3_and_publishes_nothing(fake, 
         assert lock.held
 
 
-def test_cron_default_day_is_today_utc_and_its_summary_goes_to_the_log(fake, tmp_path, capsys, caplog):
+def test_cron_default_day_is_today_utc_and_its_summary_goes_to_the_log(fake, tmp_path, capsys, caplog, monkeypatch):
     out = tmp_path / "warehouse"
     caplog.set_level("INFO")
+    today = freeze_cli_clock(monkeypatch).date()
     assert cli.main(["cron", "--input", str(FIXTURES), "--output", str(out), "--no-input-check"]) == 0
-    today = dt.datetime.now(dt.timezone.utc).date()
     assert fake.calls[0].date == today
     captured = capsys.readouterr()
     assert captured.out == ""  # not a terminal: nothing on stdout, the summary is in the log

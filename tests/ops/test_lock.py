@@ -1,4 +1,4 @@
-"""The day's lock (alertrec/io/lock.py): local flock and the S3 lock object with its lease."""
+"""The day's lock (alertrec/io/lock/): local flock and the S3 lock object with its lease."""
 
 from __future__ import annotations
 

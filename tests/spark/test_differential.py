@@ -19,6 +19,7 @@ import pytest
 
 from alertrec import schema as s
 from alertrec.config import Config
+from alertrec.generate import WorldSpec, generate_world, write_world
 from alertrec.io.inputs import read_inputs
 from alertrec.stages.extract import Extraction, extract_sessions
 from tests.conftest import FIXTURE_DAY, FIXTURES
@@ -64,8 +65,6 @@ def check_accounting_identity(ex: Extraction, alerts_read: int, actions_read: in
 
 @pytest.fixture(scope="module")
 def fixture_run(spark):
-    if not (FIXTURES / s.DATASET_ALERTS).is_dir() or not (FIXTURES / s.DATASET_ACTIONS).is_dir():
-        pytest.skip("data/fixtures/{alerts,actions} not written yet (alertrec.generate make_fixtures)")
     config = Config(input_root=str(FIXTURES), output_root="unused", date=FIXTURE_DAY)
     return both(spark, FIXTURES, config)
 
@@ -78,10 +77,7 @@ def test_fixtures_spark_and_reference_agree(fixture_run):
 
 def test_fixtures_planted_expectations(fixture_run):
     got, _ = fixture_run
-    planted_path = FIXTURES / "planted.json"
-    if not planted_path.is_file():
-        pytest.skip("data/fixtures/planted.json not written yet")
-    planted = json.loads(planted_path.read_text())
+    planted = json.loads((FIXTURES / "planted.json").read_text())
     sessions = got.sessions.set_index(s.SESSION_ID)
     for expected in planted["sessions"]:
         row = sessions.loc[expected[s.SESSION_ID]]
@@ -113,14 +109,9 @@ def test_fixtures_accounting_identity(spark, fixture_run):
 
 
 def test_generated_world_spark_and_reference_agree(spark, tmp_path):
-    generate = pytest.importorskip("alertrec.generate", reason="alertrec.generate not written yet")
-    if not hasattr(generate, "write_world"):
-        pytest.skip("alertrec.generate has no write_world yet")
-    world = generate.generate_world(
-        generate.WorldSpec.for_actions(20000, end_date=dt.date(2026, 2, 1)), seed=7
-    )
+    world = generate_world(WorldSpec.for_actions(20000, end_date=dt.date(2026, 2, 1)), seed=7)
     root = tmp_path / "in"
-    generate.write_world(world, root)
+    write_world(world, root)
     config = Config(input_root=str(root), output_root=str(tmp_path / "out"), date="2026-02-01")
     got, want = both(spark, root, config)
     assert len(got.sessions) > 100

@@ -8,6 +8,7 @@ import pytest
 
 from alertrec import cli
 from alertrec.errors import InputError
+from tests.clock import freeze_cli_clock
 
 
 @pytest.fixture()
@@ -48,9 +49,11 @@ def test_workers_and_engine_reach_the_config(calls):
     assert (calls[1].workers, calls[1].engine) == (0, "local")
 
 
-def test_default_date_is_today_utc_and_output_is_warehouse(calls):
+def test_default_date_is_today_utc_and_output_is_warehouse(calls, monkeypatch):
+    now = freeze_cli_clock(monkeypatch)
     assert cli.main(["run", "--input", "in"]) == 0
-    assert calls[0].date == dt.datetime.now(dt.timezone.utc).date()
+    assert calls[0].date == now.date() == dt.date(2026, 3, 14)
+    assert calls[0].generated_at == now
     assert calls[0].output_root == "./warehouse"
 
 

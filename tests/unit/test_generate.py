@@ -15,7 +15,8 @@ import pytest
 
 from alertrec import generate, schema
 from alertrec.errors import ConfigError
-from alertrec.generate import World, WorldSpec, generate_world, make_fixtures, write_world
+from alertrec.generate import World, WorldSpec, generate_world, write_world
+from tests.planted_fixtures import NOT_READ, make_fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "data" / "fixtures"
@@ -336,9 +337,9 @@ def _contents(root: Path) -> dict[str, object]:
 def test_make_fixtures_reproduces_the_committed_fixtures(tmp_path):
     make_fixtures(tmp_path)
     committed, fresh = _contents(FIXTURES), _contents(tmp_path)
-    assert sorted(committed) == sorted(fresh), "run: python -m alertrec.generate fixtures --out data/fixtures"
+    assert sorted(committed) == sorted(fresh), "run: python -m tests.planted_fixtures --out data/fixtures"
     changed = [name for name in committed if committed[name] != fresh[name]]
-    assert not changed, f"stale fixtures {changed[:5]}; run: python -m alertrec.generate fixtures --out data/fixtures"
+    assert not changed, f"stale fixtures {changed[:5]}; run: python -m tests.planted_fixtures --out data/fixtures"
 
 
 def _read_fixture(dataset: str) -> pd.DataFrame:
@@ -381,7 +382,7 @@ def test_planted_json_matches_the_fixture_files():
     written = actions.dropna(subset=[schema.EVENT_ID]).groupby(schema.EVENT_ID)[schema.DT].agg(sorted)
     for event_id, rows in expected["actions"].items():
         assert written[event_id] == sorted(r[schema.DT] for r in rows), event_id
-        assert all(r["reason"] in schema.ACTION_REASONS or r["reason"] == generate.NOT_READ for r in rows)
+        assert all(r["reason"] in schema.ACTION_REASONS or r["reason"] == NOT_READ for r in rows)
     for session in expected["sessions"]:
         assert session[schema.END_REASON] in schema.END_REASONS
         assert set(session["item_event_ids"]) <= set(session["in_session_event_ids"])
