@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -110,14 +111,15 @@ class ModelRegistry:
         self._lock = threading.Lock()
         self.evictions = 0
 
-    def load(self, name: str, url: str) -> Bundle:
-        """Load ``url`` as ``name``; raises AlreadyLoaded, BundleNotFound, InsufficientMemory."""
+    def load(self, name: str, url: str, location: str | None = None) -> Bundle:
+        """Load ``location`` (default ``url``) as ``name``, listed with ``url``; raises
+        AlreadyLoaded, BundleNotFound, InsufficientMemory."""
         with self._lock:
             if name in self._models or name in self._loading:
                 raise AlreadyLoaded(f"model {name!r} is already loaded")
             self._loading.add(name)
         try:
-            bundle = self.loader(url)
+            bundle = self.loader(location or url)
             need = bundle.memory_bytes
             with self._lock:
                 if need > self.max_memory_bytes:
@@ -263,7 +265,7 @@ def create_app(settings: ServeSettings | None = None, registry: ModelRegistry | 
         except BadRequest as exc:
             return _error(400, str(exc))
         try:
-            await run_in_threadpool(registry.load, name, _resolve(settings.root, url))
+            await run_in_threadpool(registry.load, name, url, _resolve(settings.root, url))
         except AlreadyLoaded as exc:
             return _error(409, str(exc))
         except BundleNotFound as exc:
@@ -356,5 +358,16 @@ def serve(settings: ServeSettings, host: str = DEFAULT_HOST, port: int = DEFAULT
     config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None, access_log=False,
                             timeout_graceful_shutdown=30, lifespan="on", server_header=False)
     log.info("serving on http://%s:%d", host, port)
-    uvicorn.Server(config).run()
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+    # handler that was there before it: make that one a no-op, so a clean stop exits 0
+    stopped: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: stopped.append(signum))
+                for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if stopped:
+        log.info("serving: stopped by %s", signal.Signals(stopped[0]).name)
     return 0
