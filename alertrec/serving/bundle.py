@@ -23,9 +23,10 @@ Files (relative names)
                          them (audit and reproduction; the server does not read them)
 =======================  ==================================================================
 
-The next-step scorer is trained here on the account's own sessions: statistics from the
-sessions before ``D - train_days``, lists from the sessions after (no look-ahead), the
-MLP fitted by ``alertrec.mxnet_ranker.train_next_step_scorer`` (mxnet is imported only
+The next-step scorer is trained here on the account's own sessions, by time folds of
+``fold_days``: the lists of one fold's sessions (every prefix of at least one item) get the
+features of the statistics of the other folds, so no session sees its own counts; the
+MLP is fitted by ``alertrec.mxnet_ranker.train_next_step_scorer`` (mxnet is imported only
 by that module, and only when this function trains).
 """
 
@@ -59,8 +60,9 @@ STATS = "stats.npz"
 NEXTSTEP = "nextstep.npz"
 RANKER_DIR = "ranker"
 SERVING_DIR = "serving"
-TRAIN_DAYS = 14
-CAUSE_GAIN = 3.0
+FOLD_DAYS = 7
+EPOCHS = 40
+CAUSE_GAIN = 6.0
 _LIST_COLUMNS = (S.RANK, S.ITEM_TYPE, S.ITEM_ID, S.ITEM_LABEL, S.SCORE, S.REASON_TEXT, S.MODEL_VERSION)
 
 
@@ -79,8 +81,8 @@ def build_serving_files(
     recommendations: pd.DataFrame,
     ranker_files: dict[str, bytes],
     config: Config,
-    train_days: int = TRAIN_DAYS,
-    epochs: int = 20,
+    fold_days: int = FOLD_DAYS,
+    epochs: int = EPOCHS,
     cause_gain: float = CAUSE_GAIN,
 ) -> dict[str, bytes]:
     """The serving folder of one account as relative file names -> bytes.
@@ -105,8 +107,9 @@ def build_serving_files(
         ``MXNetRanker.to_files()`` entries of the account (``<scope>/<version>/...``).
     config : Config
         ``seed``, ``history_days``.
-    train_days : int
-        Sessions of the last ``train_days`` days label the next-step training lists.
+    fold_days : int
+        The window is cut into folds of this many days; each fold's sessions label
+        training lists whose features come from the other folds' statistics.
     epochs : int
         Training passes of the next-step MLP.
     cause_gain : float
@@ -142,13 +145,16 @@ def build_serving_files(
     titles = _titles(sess, recs)
     patterns_all = _patterns(clusters, seqs, account_id)
 
-    # next-step training: statistics before the cutoff, lists after it
-    cutoff = pd.Timestamp(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)) - pd.Timedelta(days=train_days)
-    cut_s = cutoff.value / 1e9
-    before = seqs.started_s < cut_s
-    train_stats = N.history_stats(_subset(seqs, before), len(catalog), lists_codes,
-                                  _patterns(clusters, _subset(seqs, before), account_id))
-    lists = N.training_lists(train_stats, _subset(seqs, ~before), catalog.is_query, cause_gain=cause_gain)
+    # next-step training, by time folds: the lists of one fold's sessions are scored with the
+    # statistics of the other folds (no session sees its own counts)
+    end_s = pd.Timestamp(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)).value / 1e9
+    fold = np.minimum(((end_s - seqs.started_s) // (86_400.0 * fold_days)).astype(np.int64), 10**6)
+    parts = []
+    for f in np.unique(fold):
+        rest = _subset(seqs, fold != f)
+        fold_stats = N.history_stats(rest, len(catalog), lists_codes, _patterns(clusters, rest, account_id))
+        parts.append(N.training_lists(fold_stats, _subset(seqs, fold == f), catalog.is_query, cause_gain=cause_gain))
+    lists = _concat(parts)
     scorer, training = _train(lists, int(config.seed) + account_id % 100_003, epochs)
     stats = N.history_stats(seqs, len(catalog), lists_codes, patterns_all)
 
@@ -241,6 +247,23 @@ def _patterns_doc(stats: N.HistoryStats, catalog: N.Catalog, order: list[str]) -
     return doc
 
 
+def _concat(parts: list[N.TrainingLists]) -> N.TrainingLists:
+    parts = [p for p in parts if p.n_lists]
+    if not parts:
+        return N.training_lists(N.history_stats(N.Sequences(np.zeros(0, object), np.zeros(0, object),
+                                                            np.zeros(0, bool), np.zeros(0), [], []), 0, {}),
+                                N.Sequences(np.zeros(0, object), np.zeros(0, object), np.zeros(0, bool),
+                                            np.zeros(0), [], []), np.zeros(0))
+    width = max(p.x.shape[1] for p in parts)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        shape = list(a.shape)
+        shape[1] = width - a.shape[1]
+        return np.concatenate([a, np.zeros(shape, a.dtype)], axis=1)
+
+    return N.TrainingLists(*(np.concatenate([pad(getattr(p, k)) for p in parts]) for k in ("x", "prior", "mask", "gain")))
+
+
 def _train(lists: N.TrainingLists, seed: int, epochs: int) -> tuple[N.Scorer, dict[str, Any]]:
     n_feat = len(N.FEATURES)
     if lists.n_lists == 0:
@@ -252,7 +275,7 @@ def _train(lists: N.TrainingLists, seed: int, epochs: int) -> tuple[N.Scorer, di
     x = ((lists.x - mean) / std * lists.mask[..., None]).astype(np.float32)
     from alertrec.mxnet_ranker import train_next_step_scorer  # mxnet only when training
 
-    fitted = train_next_step_scorer(x, lists.prior, lists.mask, lists.gain, epochs=epochs, seed=seed)
+    fitted = train_next_step_scorer(x, lists.prior, lists.mask, lists.gain, epochs=epochs, batch_lists=64, seed=seed)
     scorer = N.Scorer(mean.astype(np.float32), std.astype(np.float32), fitted["layers"], fitted["prior_scale"])
     losses = fitted["losses"]
     return scorer, {"lists": int(lists.n_lists), "final_loss": round(losses[-1], 5) if losses else None}

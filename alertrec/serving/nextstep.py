@@ -31,7 +31,10 @@ trans_account       P(next = c | last), account-wide
 cooc_mean           mean over prefix items j of P(c used | j used), account-wide
 knn_alert           session-kNN over the alert's recent sessions: Σ sim·[c used] / Σ sim,
                     sim = cosine of the item sets
+knn_cause           the same neighbours: Σ sim·[c was the root cause] / Σ sim over the
+                    resolved ones (the root cause: the last item before ``alert_resolved``)
 pattern_support     share of the matched pattern's sessions that used c
+pattern_cause       share of the matched pattern's resolved sessions whose root cause was c
 pattern_ahead       1 / (1 + d) when c follows the aligned position of the matched pattern's
                     medoid at distance d, else 0
 pattern_quality     1 - open-end DTW distance (0/1 item costs, per step) of the prefix to the
@@ -50,8 +53,9 @@ last_known          1 when the prefix's last item is in the catalog
 ==================  ===================================================================
 
 The pattern matched is the cluster of the alert with the best ``mean support of the
-prefix items - DTW distance``. :data:`PRIOR` = ``trans_alert + 0.5 knn_alert + 0.3
-pattern_support * pattern_quality + 0.2 static_inv_rank + 0.1 own_use`` caps the
+prefix items - DTW distance``. The prior = ``trans_alert + 0.5 knn_alert + 0.5 knn_cause
++ 0.3 pattern_support * pattern_quality + 0.2 static_inv_rank + 0.1 own_use + 0.01
+account_pop`` caps the
 candidates and is the fixed part of the score (``prior_scale * prior + MLP(x)``).
 
 Nothing here imports mxnet, reads a clock, a path or the environment.
@@ -82,8 +86,8 @@ __all__ = [
 ]
 
 FEATURES: tuple[str, ...] = (
-    "trans_alert", "trans_skip", "trans_account", "cooc_mean", "knn_alert", "pattern_support",
-    "pattern_ahead", "pattern_quality", "static_inv_rank", "own_use", "last_share", "pos_gap",
+    "trans_alert", "trans_skip", "trans_account", "cooc_mean", "knn_alert", "knn_cause", "pattern_support",
+    "pattern_cause", "pattern_ahead", "pattern_quality", "static_inv_rank", "own_use", "last_share", "pos_gap",
     "offset_gap", "log_elapsed", "log_steps", "is_query", "account_pop", "in_alert_vocab",
     "last_known",
 )
@@ -270,8 +274,10 @@ class AlertStats:
     trans: np.ndarray  # float32 [V+1, V] counts (row 0: from the opening)
     skip: np.ndarray  # float32 [V, V] counts
     incidence: np.ndarray  # uint8 [sessions, V]
+    cause: np.ndarray  # int [sessions]: local code of the root cause of each incidence row, -1 unresolved
     medoids: list[np.ndarray]  # local codes of each cluster's medoid
     support: np.ndarray  # float [k, V]
+    cluster_cause: np.ndarray  # float [k, V]: share of the cluster's resolved sessions ending on the item
     cluster_size: np.ndarray  # int [k]
     list_codes: np.ndarray  # catalog codes of the published list, best first
     local: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
@@ -296,6 +302,8 @@ class AlertStats:
             f"{prefix}skip": self.skip.astype(np.float32),
             f"{prefix}incidence": np.packbits(self.incidence.astype(bool), axis=1),
             f"{prefix}incidence_shape": np.array(self.incidence.shape, dtype=np.int64),
+            f"{prefix}cause": self.cause.astype(np.int32),
+            f"{prefix}cluster_cause": self.cluster_cause.astype(np.float32),
             f"{prefix}medoid_items": flat.astype(np.int32),
             f"{prefix}medoid_lengths": lens,
             f"{prefix}support": self.support.astype(np.float32),
@@ -324,6 +332,8 @@ class AlertStats:
             trans=arrays[f"{prefix}trans"],
             skip=arrays[f"{prefix}skip"],
             incidence=incidence,
+            cause=arrays[f"{prefix}cause"].astype(np.int64),
+            cluster_cause=arrays[f"{prefix}cluster_cause"].astype(np.float64),
             medoids=[flat[bounds[i]:bounds[i + 1]] for i in range(len(lens))],
             support=arrays[f"{prefix}support"].astype(np.float64),
             cluster_size=arrays[f"{prefix}cluster_size"].astype(np.int64),
@@ -408,7 +418,8 @@ class HistoryStats:
         total = self.pop.nbytes + sum(a.nbytes for m in (self.trans, self.cooc) for a in (m.indptr, m.indices, m.data))
         for a in self.alerts.values():
             total += sum(x.nbytes for x in (a.vocab, a.use, a.last, a.pos, a.log_offset, a.trans, a.skip,
-                                            a.incidence, a.support, a.local, a.list_codes))
+                                            a.incidence, a.cause, a.support, a.cluster_cause, a.local,
+                                            a.list_codes))
             total += sum(m.nbytes for m in a.medoids)
         return int(total)
 
@@ -480,21 +491,31 @@ def history_stats(
         log_offset = np.where(seen, off_sum / np.maximum(use, 1), 0.0)
         recent = rows[-KNN_SESSIONS:]
         incidence = np.zeros((len(recent), v), np.float32)
+        cause = np.full(len(recent), -1, dtype=np.int64)
         for r, i in enumerate(recent):
             incidence[r, local[seqs.codes[i]]] = 1.0
+            if seqs.resolved[i] and len(seqs.codes[i]):
+                cause[r] = local[seqs.codes[i][-1]]
         medoids, labels = patterns.get(alert_id, ([], np.zeros(0, np.int64)))
         k = len(medoids)
         support = np.zeros((k, v))
+        cluster_cause = np.zeros((k, v))
+        resolved_in = np.zeros(k)
         sizes = np.zeros(k, np.int64)
         labels = np.asarray(labels, dtype=np.int64)
         for i, lab in zip(rows, labels if len(labels) == len(rows) else np.full(len(rows), -1)):
             if 0 <= lab < k:
                 sizes[lab] += 1
                 support[lab, local[seqs.codes[i]]] += 1
+                if seqs.resolved[i] and len(seqs.codes[i]):
+                    resolved_in[lab] += 1
+                    cluster_cause[lab, local[seqs.codes[i][-1]]] += 1
         support = support / np.maximum(sizes, 1)[:, None]
+        cluster_cause = cluster_cause / np.maximum(resolved_in, 1)[:, None]
         alerts[alert_id] = AlertStats(
             vocab=vocab, n_sessions=n_s, n_resolved=n_res, use=use / max(n_s, 1), last=last / max(n_res, 1),
-            pos=pos, log_offset=log_offset, trans=trans, skip=skip, incidence=incidence,
+            pos=pos, log_offset=log_offset, trans=trans, skip=skip, incidence=incidence, cause=cause,
+            cluster_cause=cluster_cause,
             medoids=[np.array([local[c] for c in m if 0 <= c < n_items and local[c] >= 0], np.int64) for m in medoids],
             support=support, cluster_size=sizes, list_codes=list_codes,
         )
@@ -588,7 +609,7 @@ def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elap
     is_query : numpy.ndarray
         :attr:`Catalog.is_query`.
     max_candidates : int
-        Candidates kept, by :data:`PRIOR`.
+        Candidates kept, by the prior.
     """
     n = stats.n_items
     a = stats.alerts.get(alert_id)
@@ -662,6 +683,11 @@ def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elap
                 total = float(sim.sum())
                 if total > 0:
                     x[inv, _F["knn_alert"]] = (sim @ a.incidence[:, li]) / total
+                resolved = a.cause >= 0
+                total_r = float(sim[resolved].sum())
+                if total_r > 0:
+                    by_cause = np.bincount(a.cause[resolved], weights=sim[resolved], minlength=len(a.vocab))
+                    x[inv, _F["knn_cause"]] = by_cause[li] / total_r
         # the investigation pattern matched
         if len(a.medoids) and len(pl):
             pd_ = pl[:MAX_PREFIX_DTW]
@@ -674,6 +700,7 @@ def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elap
                     best = (score, k, dist, j)
             _, matched, dist, j = best
             x[inv, _F["pattern_support"]] = a.support[matched, li]
+            x[inv, _F["pattern_cause"]] = a.cluster_cause[matched, li]
             x[:, _F["pattern_quality"]] = 1.0 - dist
             med = a.medoids[matched]
             if j >= 0:
@@ -685,7 +712,7 @@ def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elap
             rank = np.zeros(n)
             rank[a.list_codes] = 1.0 / np.arange(1, len(a.list_codes) + 1)
             x[:, _F["static_inv_rank"]] = rank[codes]
-    prior = (x[:, _F["trans_alert"]] + 0.5 * x[:, _F["knn_alert"]]
+    prior = (x[:, _F["trans_alert"]] + 0.5 * x[:, _F["knn_alert"]] + 0.5 * x[:, _F["knn_cause"]]
              + 0.3 * x[:, _F["pattern_support"]] * x[:, _F["pattern_quality"]]
              + 0.2 * x[:, _F["static_inv_rank"]] + 0.1 * x[:, _F["own_use"]] + 0.01 * x[:, _F["account_pop"]])
     if len(codes) > max_candidates:

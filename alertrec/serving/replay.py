@@ -24,7 +24,9 @@ Metrics (:func:`summarize`), per ranker
 * ``dynamic_mttr_s``: the engineer may follow the top 5 of any refresh: simulated time to
   the root cause = min over refreshes ``j`` that show it at rank ``r`` of
   ``time_j + r * 60 s + 30 s``, capped at the real time (the offset of the root cause's
-  first use); the mean over resolved sessions, next to the real mean.
+  first use); the mean over resolved sessions, next to the real mean; and the same over
+  the sessions whose root cause the published list does not put first
+  (``..._list_not_rank1``: the less common failure modes, where a refresh can help).
 
 Pure: frames and a bundle in, frames and plain values out.
 """
@@ -109,7 +111,8 @@ class Replay:
 
     ``steps``: ranker, session_id, alert_id, step, next_hit (bool), cause_hit (float: NaN
     when the root cause does not count at that step). ``sessions``: ranker, session_id,
-    real_s, simulated_s (resolved sessions with a known root cause).
+    real_s, simulated_s, list_rank (the root cause's rank in the published top 5, 0 when
+    absent) of the resolved sessions with a known root cause.
     """
 
     steps: pd.DataFrame
@@ -182,11 +185,13 @@ def replay_account(bundle: Bundle, history_sessions: pd.DataFrame, history_items
                 steps.append((name, s["session_id"], alert_id, t, hit_next, cause_hit))
         if cause >= 0:
             real = float(offsets[cause_at])
+            hits = np.flatnonzero(np.asarray(listed[:TOP]) == cause)
+            list_rank = int(hits[0]) + 1 if len(hits) else 0
             for name in RANKERS:
-                sess_rows.append((name, s["session_id"], real, min(best[name], real)))
+                sess_rows.append((name, s["session_id"], real, min(best[name], real), list_rank))
     return Replay(
         steps=pd.DataFrame(steps, columns=["ranker", S.SESSION_ID, S.ALERT_ID, "step", "next_hit", "cause_hit"]),
-        sessions=pd.DataFrame(sess_rows, columns=["ranker", S.SESSION_ID, "real_s", "simulated_s"]),
+        sessions=pd.DataFrame(sess_rows, columns=["ranker", S.SESSION_ID, "real_s", "simulated_s", "list_rank"]),
     )
 
 
@@ -210,5 +215,9 @@ def summarize(replays: list[Replay]) -> dict[str, dict[str, float]]:
         row["resolved_sessions"] = int(len(se))
         row["dynamic_mttr_s"] = float(se["simulated_s"].mean()) if len(se) else float("nan")
         row["real_time_to_cause_s"] = float(se["real_s"].mean()) if len(se) else float("nan")
+        miss = se[se["list_rank"] != 1]
+        row["sessions_list_not_rank1"] = int(len(miss))
+        row["dynamic_mttr_s_list_not_rank1"] = float(miss["simulated_s"].mean()) if len(miss) else float("nan")
+        row["real_time_to_cause_s_list_not_rank1"] = float(miss["real_s"].mean()) if len(miss) else float("nan")
         out[name] = row
     return out
