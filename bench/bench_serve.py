@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import http.client
 import json
 import os
@@ -101,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     import psutil
 
     cache = Path(args.cache)
-    sources = build_bundles(cache / f"bundles-{args.actions}-{args.seed}", args.actions, args.seed)
+    from alertrec.serving.nextstep import FEATURES
+
+    tag = hashlib.sha1(",".join(FEATURES).encode()).hexdigest()[:8]  # a cache per feature set
+    sources = build_bundles(cache / f"bundles-{args.actions}-{args.seed}-{tag}", args.actions, args.seed)
     root = Path(tempfile.mkdtemp(prefix="alertrec-serve-root-"))
     names = []
     for i in range(500):
