@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     from alertrec.serving.model import Bundle
-    from alertrec.serving.replay import replay_account, summarize
+    from alertrec.serving.replay import replay_day, summarize
 
     replays, sizes, per_seed = [], [], {}
     t_start = time.perf_counter()
@@ -99,14 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             built = bundles_for_day(frames["sessions"], frames["items"], day, seed)
             hist_s, hist_i = built["history"]
             test_s, test_i = built["test"]
+            bundles = {}
             for account, files in built["files"].items():
                 sizes.append(sum(len(v) for v in files.values()))
-                bundle = Bundle.from_files(files)
-                mask_h = hist_s[S.ACCOUNT_ID] == account
-                mask_t = test_s[S.ACCOUNT_ID] == account
-                seed_replays.append(replay_account(
-                    bundle, hist_s[mask_h], hist_i[hist_i[S.SESSION_ID].isin(hist_s.loc[mask_h, S.SESSION_ID])],
-                    test_s[mask_t], test_i[test_i[S.SESSION_ID].isin(test_s.loc[mask_t, S.SESSION_ID])]))
+                bundles[account] = Bundle.from_files(files)
+            seed_replays.extend(replay_day(bundles, hist_s, hist_i, test_s, test_i))
         per_seed[seed] = summarize(seed_replays)
         replays.extend(seed_replays)
     overall = summarize(replays)

@@ -286,6 +286,16 @@ def _json(obj: Any) -> bytes:
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """``np.savez_compressed`` layout with fixed zip timestamps, in key order: the same
+    arrays give the same bytes (numpy stamps the current time)."""
+    import zipfile
+
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asanyarray(arrays[key]), allow_pickle=False)
+            zf.writestr(info, member.getvalue())
     return buf.getvalue()

@@ -34,6 +34,7 @@ Pure: frames and a bundle in, frames and plain values out.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ from alertrec.serving.model import Bundle
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SessionKNN", "replay_account", "summarize", "RANKERS"]
+__all__ = ["SessionKNN", "replay_account", "replay_day", "summarize", "RANKERS"]
 
 RANKERS = ("dynamic", "static", "static_unused", "session_knn")
 TOP = 5
@@ -193,6 +194,39 @@ def replay_account(bundle: Bundle, history_sessions: pd.DataFrame, history_items
         steps=pd.DataFrame(steps, columns=["ranker", S.SESSION_ID, S.ALERT_ID, "step", "next_hit", "cause_hit"]),
         sessions=pd.DataFrame(sess_rows, columns=["ranker", S.SESSION_ID, "real_s", "simulated_s", "list_rank"]),
     )
+
+
+def replay_day(bundles: Mapping[int, Bundle], history_sessions: pd.DataFrame, history_items: pd.DataFrame,
+               test_sessions: pd.DataFrame, test_items: pd.DataFrame) -> list[Replay]:
+    """:func:`replay_account` for every account of one held-out day (what ``alertrec evaluate``
+    calls per day; :func:`summarize` the result of several days).
+
+    Parameters
+    ----------
+    bundles : mapping
+        account_id -> the account's :class:`Bundle` of the day (``Bundle.from_files`` of
+        :func:`~alertrec.serving.bundle.build_serving_files`, or :func:`load_bundle`).
+    history_sessions, history_items, test_sessions, test_items : pandas.DataFrame
+        All accounts' frames of the window and of the held-out day; split by ``account_id``
+        here.
+
+    Returns
+    -------
+    list of Replay
+        One per account with held-out sessions, in account order.
+    """
+    out = []
+    hist_acc = history_sessions[S.ACCOUNT_ID].astype("int64").to_numpy()
+    test_acc = test_sessions[S.ACCOUNT_ID].astype("int64").to_numpy()
+    for account in sorted(int(a) for a in bundles):
+        ts = test_sessions[test_acc == account]
+        if ts.empty:
+            continue
+        hs = history_sessions[hist_acc == account]
+        out.append(replay_account(
+            bundles[account], hs, history_items[history_items[S.SESSION_ID].isin(hs[S.SESSION_ID])],
+            ts, test_items[test_items[S.SESSION_ID].isin(ts[S.SESSION_ID])]))
+    return out
 
 
 def summarize(replays: list[Replay]) -> dict[str, dict[str, float]]:

@@ -130,3 +130,17 @@ def test_the_serving_path_never_imports_mxnet():
     code = ("import sys, alertrec.serving, alertrec.serving.app, alertrec.serving.replay; "
             "sys.exit(1 if 'mxnet' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_same_input_gives_the_same_bytes(serving_files):
+    from alertrec.config import Config
+    from alertrec.serving.bundle import build_serving_files
+    from alertrec.stages.cluster import ClusterParams, cluster_sessions
+    from tests.serving.conftest import RANKER_FILES, account_frames
+
+    sessions, items = account_frames()
+    shuffled = sessions.sample(frac=1.0, random_state=1)  # row order does not matter either
+    clusters = cluster_sessions(sessions, items, ClusterParams())
+    again = build_serving_files(ACCOUNT, DAY, shuffled, items, clusters, published_lists(), RANKER_FILES,
+                                Config(input_root="x", date=DAY, seed=3), epochs=5)
+    assert again == serving_files
