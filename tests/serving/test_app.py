@@ -167,6 +167,19 @@ def test_alertrec_serve_stops_cleanly_on_sigterm(serving_root):
         assert httpx.post(f"{base}/models", json={"model_name": "7", "url": A7}).status_code == 200
         assert httpx.post(f"{base}/models/7/invoke", content=b"{bad").status_code == 400
         assert httpx.post(f"{base}/models/7/invoke", json={"alert_id": "a1", "events": [opened()]}).status_code == 200
+        # 8 concurrent clients, good and bad requests mixed: every answer has its status
+        from concurrent.futures import ThreadPoolExecutor
+
+        def client(i: int) -> list[int]:
+            with httpx.Client(base_url=base) as c:
+                good = {"alert_id": "a1", "events": [opened(), dashboard("e1", 60, "dash-overview")]}
+                return [c.post("/models/7/invoke", json=good).status_code if (i + k) % 3
+                        else c.post("/models/7/invoke", content=b"{").status_code for k in range(10)]
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = [code for codes in pool.map(client, range(8)) for code in codes]
+        assert sorted(set(codes)) == [200, 400] and codes.count(400) == sum(1 for i in range(8) for k in range(10)
+                                                                              if (i + k) % 3 == 0)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:

@@ -144,3 +144,25 @@ def test_the_same_input_gives_the_same_bytes(serving_files):
     again = build_serving_files(ACCOUNT, DAY, shuffled, items, clusters, published_lists(), RANKER_FILES,
                                 Config(input_root="x", date=DAY, seed=3), epochs=5)
     assert again == serving_files
+
+
+def test_features_of_a_prefix_by_hand(serving_files):
+    from alertrec.serving.model import Bundle
+    from alertrec.serving.nextstep import FEATURES, prefix_features
+
+    bundle = Bundle.from_files(serving_files)
+    code = bundle.catalog.code
+    prefix = [code("dashboard", "dash-overview"), code("dashboard", "dash-deploys")]
+    import numpy as np
+
+    f = prefix_features(bundle.stats, "a1", np.array(prefix), 120.0, bundle.catalog.is_query)
+    assert not set(prefix) & set(f.codes.tolist())
+    x = dict(zip(FEATURES, f.x[list(f.codes).index(code("query", DEPLOY_ID))]))
+    # 20 of 20 investigations went from the deploys dashboard to the deploy query
+    assert x["trans_alert"] == 1.0
+    assert x["own_use"] == 0.5 and x["last_share"] == 0.5  # one of the two modes, always its root cause
+    assert x["static_inv_rank"] == 0.5  # rank 2 of the published list
+    assert x["knn_cause"] == pytest.approx(1.0 * 20 * (2 / 6 ** 0.5) / (20 * (2 / 6 ** 0.5) + 20 * (1 / 6 ** 0.5)))
+    assert x["log_elapsed"] == pytest.approx(np.log1p(120.0)) and x["log_steps"] == pytest.approx(np.log1p(2))
+    pg = dict(zip(FEATURES, f.x[list(f.codes).index(code("dashboard", "dash-pg"))]))
+    assert pg["trans_alert"] == 0.0
