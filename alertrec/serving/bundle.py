@@ -8,9 +8,9 @@ needed to answer the account's requests as of day ``D``, written before the day'
 Files (relative names)
 ----------------------
 =======================  ==================================================================
-``manifest.json``        format, model_version, day, account, and every other file with its
-                         size and sha256 (written last by the caller is not needed: a loader
-                         checks the sizes and digests)
+``manifest.json``        format, model_version, day, account, training summary, and every
+                         other file with its size and sha256 (a loader checks both, so the
+                         order in which the caller writes the files does not matter)
 ``catalog.json``         the items (item_type, item_id, item_label: the published labels)
                          and the canonical query forms -> item ids
 ``lists.json``           the day's published lists per alert (the contract's columns)

@@ -40,6 +40,7 @@ pattern_ahead       1 / (1 + d) when c follows the aligned position of the match
 pattern_quality     1 - open-end DTW distance (0/1 item costs, per step) of the prefix to the
                     matched medoid's prefix
 static_inv_rank     1 / rank of c in the day's published list of the alert, 0 when absent
+list_rank_unused    1 / rank of c in that list once the used items are taken out
 own_use             share of the alert's sessions that used c
 last_share          share of the alert's resolved sessions whose last item was c
 pos_gap             c's mean first-use position minus the number of items used (0 when unseen)
@@ -55,8 +56,7 @@ last_known          1 when the prefix's last item is in the catalog
 The pattern matched is the cluster of the alert with the best ``mean support of the
 prefix items - DTW distance``. The prior = ``trans_alert + 0.5 knn_alert + 0.5 knn_cause
 + 0.3 pattern_support * pattern_quality + 0.2 static_inv_rank + 0.1 own_use + 0.01
-account_pop`` caps the
-candidates and is the fixed part of the score (``prior_scale * prior + MLP(x)``).
+account_pop`` caps the candidates and is the fixed part of the score (``prior_scale * prior + MLP(x)``).
 
 Nothing here imports mxnet, reads a clock, a path or the environment.
 """
@@ -86,10 +86,10 @@ __all__ = [
 ]
 
 FEATURES: tuple[str, ...] = (
-    "trans_alert", "trans_skip", "trans_account", "cooc_mean", "knn_alert", "knn_cause", "pattern_support",
-    "pattern_cause", "pattern_ahead", "pattern_quality", "static_inv_rank", "own_use", "last_share", "pos_gap",
-    "offset_gap", "log_elapsed", "log_steps", "is_query", "account_pop", "in_alert_vocab",
-    "last_known",
+    "trans_alert", "trans_skip", "trans_account", "cooc_mean", "knn_alert", "knn_cause",
+    "pattern_support", "pattern_cause", "pattern_ahead", "pattern_quality", "static_inv_rank",
+    "list_rank_unused", "own_use", "last_share", "pos_gap", "offset_gap", "log_elapsed",
+    "log_steps", "is_query", "account_pop", "in_alert_vocab", "last_known",
 )
 _F = {name: i for i, name in enumerate(FEATURES)}
 MAX_CANDIDATES = 48
@@ -574,7 +574,7 @@ def _open_end_dtw(prefix: np.ndarray, medoid: np.ndarray) -> tuple[float, int]:
         prev = d[i - 1]
         best = np.minimum(prev, np.concatenate([[np.inf], prev[:-1]]))
         row = cost[i] + best
-        # the horizontal moves, left to right (a running minimum of row[j] - j + ...)
+        # the horizontal moves (the same prefix item aligned to several medoid items), left to right
         for j in range(1, m):
             alt = row[j - 1] + cost[i, j]
             if alt < row[j]:
@@ -712,6 +712,10 @@ def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elap
             rank = np.zeros(n)
             rank[a.list_codes] = 1.0 / np.arange(1, len(a.list_codes) + 1)
             x[:, _F["static_inv_rank"]] = rank[codes]
+            rest = a.list_codes[~np.isin(a.list_codes, known)] if len(known) else a.list_codes
+            rank = np.zeros(n)
+            rank[rest] = 1.0 / np.arange(1, len(rest) + 1)
+            x[:, _F["list_rank_unused"]] = rank[codes]
     prior = (x[:, _F["trans_alert"]] + 0.5 * x[:, _F["knn_alert"]] + 0.5 * x[:, _F["knn_cause"]]
              + 0.3 * x[:, _F["pattern_support"]] * x[:, _F["pattern_quality"]]
              + 0.2 * x[:, _F["static_inv_rank"]] + 0.1 * x[:, _F["own_use"]] + 0.01 * x[:, _F["account_pop"]])
