@@ -2,6 +2,7 @@
 
 ``alertrec run --input ROOT --output ROOT --date D [--history-days N] [--top-k K]``
 ``alertrec evaluate --input ROOT --date D [--days N]`` -- the rankers compared on held-out days
+``alertrec serve --output ROOT [--host H] [--port P]`` -- the serving folders over HTTP (alertrec.serving)
 ``alertrec cron --input ROOT --output ROOT [--date D] ...`` -- the same run under the
 day's lock, after the day's input check (``alertrec.ops``; docs/operations.md)
 """
@@ -66,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
             "that day's sessions; prints a table and writes JSON and a PNG chart.",
         )
     )
+    serve = sub.add_parser(
+        "serve",
+        help="serve the serving folders over HTTP (SageMaker multi-model container routes)",
+        description="HTTP server of the per-account serving folders under ROOT/models/serving/ "
+        "(docs/contract.md, Serving); stops cleanly on SIGTERM.",
+    )
+    serve.add_argument("--output", default="./warehouse", help="the output root; relative model URLs are under it")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (a container: 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080, as SageMaker needs)")
+    serve.add_argument("--max-models", type=int, default=1000, help="loaded models at most (LRU eviction)")
+    serve.add_argument("--max-memory-mb", type=int, default=3072,
+                       help="ceiling of the loaded models' estimated memory in MiB (default 3072)")
     return parser
 
 
@@ -182,6 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "cron":
             return _cron(args, shown)
+        if args.command == "serve":
+            from alertrec.serving.app import ServeSettings, serve
+
+            if args.max_models < 1 or args.max_memory_mb < 1 or not 0 < args.port < 65536:
+                raise ConfigError("--max-models and --max-memory-mb must be >= 1, --port within 1..65535")
+            return serve(ServeSettings(root=args.output, max_models=args.max_models,
+                                       max_memory_bytes=args.max_memory_mb * 2**20), host=args.host, port=args.port)
         if args.command == "evaluate":
             from alertrec import evaluate as evaluation
 

@@ -731,3 +731,75 @@ def _investigations(n: int) -> str:
 def _short_title(title: str) -> str:
     title = " ".join(str(title).split())
     return title if len(title) <= _MAX_TITLE_CHARS else title[: _MAX_TITLE_CHARS - 1] + "…"
+
+
+# ===========================================================================
+# Next-step scorer of the serving folders (alertrec/serving, docs/adr/0006-serving.md)
+# ---------------------------------------------------------------------------
+# Appended section, owned by the serving code: trains the small listwise MLP that
+# ranks the next step of an investigation and exports its weights to numpy, so
+# that ``alertrec serve`` scores with numpy and never imports mxnet. Nothing above
+# this line depends on it.
+# ===========================================================================
+def train_next_step_scorer(
+    x: np.ndarray,
+    prior: np.ndarray,
+    mask: np.ndarray,
+    gain: np.ndarray,
+    hidden: tuple[int, ...] = (32, 16),
+    epochs: int = 20,
+    learning_rate: float = 0.005,
+    weight_decay: float = 1e-4,
+    batch_lists: int = 128,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fit ``prior_scale * prior + MLP(x)`` to next-step lists; return the weights as numpy.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(lists, width, features)`` standardized features (padding rows masked out).
+    prior, mask, gain : numpy.ndarray
+        ``(lists, width)``: the fixed prior score, 1 for real rows, normalized gains.
+    hidden : tuple of int
+        Hidden ReLU layer widths (:class:`ListScorer`).
+    epochs, learning_rate, weight_decay, batch_lists : int, float, float, int
+        Adam settings of the listwise softmax cross-entropy (:class:`_ListLoss`).
+    seed : int
+        Seeds ``mx.random`` and the batch order.
+
+    Returns
+    -------
+    dict
+        ``layers``: ``[(W, b), ...]`` float32 numpy (``W`` is ``(out, in)``, the Gluon
+        layout; ReLU between layers), ``prior_scale`` (float), ``losses`` (per epoch).
+    """
+    n_lists, _, n_feat = x.shape
+    mx.random.seed(seed)
+    net = ListScorer(tuple(hidden))
+    net.initialize(mx.init.Xavier(rnd_type="uniform", magnitude=2.0), ctx=mx.cpu())
+    net.hybridize()
+    net(mx.nd.zeros((1, n_feat)), mx.nd.zeros((1,)))
+    losses: list[float] = []
+    if n_lists:
+        rng = np.random.default_rng(seed)
+        weight = np.ones(n_lists, dtype=np.float32)
+        arrays = tuple(_nd(a) for a in (x, prior, mask, gain, weight))
+        objective = _ListLoss(net)
+        objective.hybridize()
+        trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": learning_rate, "wd": weight_decay})
+        for _ in range(epochs):
+            order = rng.permutation(n_lists)
+            total = 0.0
+            for start in range(0, n_lists, batch_lists):
+                rows = _nd(np.sort(order[start:start + batch_lists]))
+                batch = tuple(mx.nd.take(a, rows, axis=0) for a in arrays)
+                with autograd.record():
+                    loss = objective(*batch)
+                loss.backward()
+                trainer.step(1)
+                total += float(loss.asscalar()) * len(order[start:start + batch_lists])
+            losses.append(total / n_lists)
+    layers = [(d.weight.data().asnumpy().astype(np.float32), d.bias.data().asnumpy().astype(np.float32))
+              for d in list(net.body) + [net.out]]
+    return {"layers": layers, "prior_scale": float(net.prior_scale.data().asnumpy()[0]), "losses": losses}
