@@ -126,6 +126,9 @@ class Config:
         Where the extraction's per-account frames are staged during a run; empty: a
         temporary folder for a local Spark master, ``<output_root>/_staging/<run_id>``
         otherwise (the executors must reach it). Removed after the run.
+    serving_bundles : bool
+        Write each account's serving folder ``ROOT/models/serving/dt=D/account=A/``
+        (``alertrec serve``) before the day's ``_SUCCESS``.
     """
 
     input_root: str
@@ -158,6 +161,7 @@ class Config:
     shared_max_lists: int = 3000
     max_account_rows: int = 5_000_000
     staging_root: str = ""
+    serving_bundles: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.date, str):

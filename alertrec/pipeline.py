@@ -104,7 +104,7 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             with timer.step("finish"):
                 finished = engine.map(finish_task, [_with_shared(t, shared_files) for t in tasks])
             with timer.step("save_model"):
-                model = _save_models(storage, shared_files, finished, shared)
+                model = _save_models(storage, shared_files, finished, shared, config.date)
             summary = _stage_summary(config, prepared, finished, model)
             report["sessions"] = summary.pop("sessions")
             report["stages"] = summary
@@ -232,18 +232,28 @@ def _staged_results(staging: StagingArea, tasks: list[AccountTask]):  # noqa: AN
 
 
 def _save_models(storage: Storage, shared_files: dict[str, bytes], finished: list[dict[str, Any]],
-                 shared: dict[str, int]) -> dict[str, Any]:
-    """Write the shared model and each account's files under ``ROOT/models/``."""
+                 shared: dict[str, int], day: Any) -> dict[str, Any]:
+    """Write the shared model, each account's files and serving folder under ``ROOT/models/``
+    (before the day's ``_SUCCESS``)."""
+    from alertrec.serving.bundle import serving_prefix
+
     written = []
     for rel, data in sorted(shared_files.items()):
         storage.write_bytes(f"{S.MODELS_DIR}/{rel}", data)
         written.append(f"{S.MODELS_DIR}/{rel}")
     own = []
+    serving_bytes = 0
     for res in sorted(finished, key=lambda r: r["account_id"]):
         files = res.pop("model_files")
         for rel, data in sorted(files.items()):
             storage.write_bytes(f"{S.MODELS_DIR}/{rel}", data)
             written.append(f"{S.MODELS_DIR}/{rel}")
+        bundle = res.pop("serving_files", {})
+        if bundle:
+            prefix = serving_prefix(day, res["account_id"])
+            for rel, data in sorted(bundle.items()):
+                storage.write_bytes(f"{prefix}/{rel}", data)
+                serving_bytes += len(data)
         if res["model"].get("own_model"):
             own.append(res["account_id"])
     shared_version = sorted({rel.split("/")[1] for rel in shared_files})
@@ -252,6 +262,7 @@ def _save_models(storage: Storage, shared_files: dict[str, bytes], finished: lis
         "files": written,
         "shared_training": shared,
         "account_models": own,
+        "serving": {"bytes": serving_bytes},
     }
 
 

@@ -100,12 +100,23 @@ def finish_task(task: AccountTask) -> dict[str, Any]:
     -------
     dict
         ``account_id``, ``rows`` (recommendations), ``model``, ``model_files`` (bytes to
-        write under ``ROOT/models/``), ``clusters`` (the account's cluster summary counts),
+        write under ``ROOT/models/``), ``serving_files`` (the account's serving folder,
+        ``ROOT/models/serving/dt=D/account=A/``), ``clusters`` (the account's cluster summary counts),
         ``counts``, ``timings_s``.
     """
     area = StagingArea(task.staging)
     prepared = area.get_object(prepared_path(task.account_id))
     result = finish_account(prepared, task.config, task.shared_files)  # type: ignore[arg-type]
+    serving: dict[str, bytes] = {}
+    if task.config.serving_bundles:
+        from alertrec.serving.bundle import build_serving_files
+
+        t = time.perf_counter()
+        serving = build_serving_files(
+            task.account_id, task.config.date, prepared.sessions, prepared.items, result.clusters,  # type: ignore[attr-defined]
+            result.recommendations, {**task.shared_files, **result.model_files}, task.config,
+        )
+        result.timings_s["serving_bundle"] = time.perf_counter() - t
     table = pa.Table.from_pandas(result.recommendations, schema=S.RECOMMENDATIONS_ARROW, preserve_index=False)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
@@ -117,6 +128,7 @@ def finish_task(task: AccountTask) -> dict[str, Any]:
         "rows": int(table.num_rows),
         "model": result.model,
         "model_files": result.model_files,
+        "serving_files": serving,
         "clusters": {
             "groups": int(len(groups)),
             "sessions_clustered": int(groups["n_clustered"].sum()) if len(groups) else 0,
