@@ -524,7 +524,7 @@ def test_canonical_query_runs_once_per_distinct_text_and_language(monkeypatch):
         calls.append((text, language))
         return real(text, language)
 
-    monkeypatch.setattr(normalize, "canonical_query", counting)
+    monkeypatch.setattr(normalize.frame, "canonical_query", counting)
     texts = ["status:500 service:api", "status:503 service:api", "level:warn"]
     rows = [(1 + i % 3, i, "query", texts[i % 3], None, "lucene") for i in range(300)]
     rows += [(1, 0, "query", "level:warn", None, "dql")]
