@@ -81,10 +81,14 @@ Canonical form
      order; the condition of each ``filter``/``filterOut`` stage (and each
      parenthesised condition) is split at top-level ``and``/``or`` and sorted
      the same way.
-   * SQL: the predicates of every ``WHERE`` clause (and of parenthesised
-     conditions inside it) are split at top-level ``AND``/``OR`` (the ``AND``
-     of ``BETWEEN .. AND ..`` and of ``CASE .. END`` excepted) and sorted the
-     same way; the rest of the statement keeps its order.
+   * SQL: the conditions of every ``WHERE``, ``JOIN ... ON``, ``HAVING``,
+     ``QUALIFY`` and ``CASE WHEN ... THEN`` (in every subquery and every
+     part of a ``UNION``), and every parenthesised condition, are split at
+     top-level ``AND``/``OR`` (the ``AND`` of ``BETWEEN .. AND ..`` and of
+     ``CASE .. END`` excepted) and sorted the same way, so
+     ``JOIN t ON b.y = a.y AND b.x = a.x`` and the swapped ``ON`` are one
+     query; the rest of the statement (select list, ``ORDER BY``, the order
+     of the joins) keeps its order.
 3. **Whitespace and keyword case are normalised**: one space between tokens,
    ``AND``/``OR``/``NOT``/``TO`` (and ``XOR`` in DQL) upper case; SQL
    keywords and function names upper case; comments dropped; no space

@@ -79,6 +79,9 @@ _DQL_START_RE = re.compile(
 _SQL_CLAUSE_END = frozenset(
     {"GROUP", "ORDER", "HAVING", "LIMIT", "OFFSET", "FETCH", "UNION", "INTERSECT", "EXCEPT", "WINDOW", "QUALIFY"}
 )
+_SQL_CONDITION_STARTS = frozenset({"WHERE", "ON", "HAVING", "QUALIFY", "WHEN"})
+_SQL_JOIN_WORDS = frozenset({"JOIN", "INNER", "CROSS", "NATURAL", "FULL", "OUTER", "LEFT", "RIGHT"})
+_SQL_WHEN_END = frozenset({"THEN", "ELSE", "END", "WHEN"})
 _BOOL_CONTEXT = frozenset({"WHERE", "AND", "OR", "NOT", "XOR", "HAVING", "ON", "WHEN"})
 _SQL_START_RE = re.compile(r"\s*\(*\s*(?:select|with)\b", re.I)
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
@@ -188,25 +191,85 @@ def _expr_sorted_bool(elements: list[tuple[str, str]], dialect: _Dialect) -> str
     return _join_chains(chains) if chains else ""
 
 
+def _sql_condition_end(elements: list[tuple[str, str]], start: int, clause: str) -> int:
+    """Where the condition of ``clause`` (WHERE, ON, HAVING, QUALIFY, WHEN) that starts at ``start`` ends.
+
+    Every condition ends at a clause keyword (GROUP, ORDER, HAVING, ...) or a
+    ``;``; a ``JOIN ... ON`` condition also at the next join (``JOIN``,
+    ``LEFT JOIN``, ...), ``WHERE`` or a top-level ``,``; a ``WHEN`` condition at
+    its ``THEN`` (a nested ``CASE ... END`` is skipped).
+    """
+    case_depth = 0
+    n = len(elements)
+    for j in range(start, n):
+        kind, text = elements[j]
+        if kind == "op":
+            if text == ";" or (text == "," and clause == "ON" and not case_depth):
+                return j
+            continue
+        if kind != "kw":
+            continue
+        if text == "CASE":
+            case_depth += 1
+        elif text == "END" and case_depth:
+            case_depth -= 1
+        elif clause == "WHEN" and not case_depth and text in _SQL_WHEN_END:
+            return j
+        elif text in _SQL_CLAUSE_END:
+            return j
+        elif clause == "ON" and not case_depth and (
+            text in ("WHERE", "ON")
+            or (text in _SQL_JOIN_WORDS and (text not in ("LEFT", "RIGHT") or (j + 1 < n and elements[j + 1][0] == "kw")))
+        ):
+            return j
+    return n
+
+
 def _sql_render(frame: _ExprFrame) -> str:
-    """SQL: the WHERE clause's predicates sorted; a parenthesised condition sorted."""
+    """SQL: the conditions of WHERE, JOIN ... ON, HAVING, QUALIFY and CASE WHEN sorted; a parenthesised condition sorted.
+
+    Everything else keeps its order. A frame without such a clause that is a
+    parenthesised condition (``WHERE (b OR a)``, ``ON (x AND y)``) is sorted
+    whole.
+    """
     elements = frame.elements
-    where = next((i for i, element in enumerate(elements) if element == ("kw", "WHERE")), None)
-    if where is None:
+    clauses = [i for i, (kind, text) in enumerate(elements) if kind == "kw" and text in _SQL_CONDITION_STARTS]
+    if not any(elements[i][1] != "WHEN" for i in clauses):
         is_query = bool(elements) and elements[0] in (("kw", "SELECT"), ("kw", "WITH"))
         if frame.boolean and not frame.function and not is_query:
             return _expr_sorted_bool(elements, _SQL)
-        return _expr_join(elements, _SQL)
-    end = len(elements)
-    for j in range(where + 1, len(elements)):
-        kind, text = elements[j]
-        if (kind == "kw" and text in _SQL_CLAUSE_END) or text == ";":
-            end = j
-            break
-    head = _expr_join(elements[: where + 1], _SQL)
-    cond = _expr_sorted_bool(elements[where + 1 : end], _SQL)
-    tail = _expr_join(elements[end:], _SQL)
-    return " ".join(part for part in (head, cond, tail) if part)
+        if not clauses:
+            return _expr_join(elements, _SQL)
+    # chunks: the text up to and including a clause keyword, then its sorted condition, ...
+    chunks: list[tuple[str, str | None]] = []
+    plain_start = 0
+    i = 0
+    n = len(elements)
+    while i < n:
+        kind, text = elements[i]
+        if kind == "kw" and text in _SQL_CONDITION_STARTS:
+            end = _sql_condition_end(elements, i + 1, text)
+            chunks.append((_expr_join(elements[plain_start : i + 1], _SQL), None))
+            chunks.append((_expr_sorted_bool(elements[i + 1 : end], _SQL), text))
+            i = plain_start = end
+            continue
+        i += 1
+    chunks.append((_expr_join(elements[plain_start:], _SQL), None))
+    out: list[str] = []
+    after = None  # the clause whose condition the previous chunk is
+    for chunk, clause in chunks:
+        if not chunk:
+            after = clause
+            continue
+        if out:
+            # no space before a ',' or a ';' (as between any two tokens), but "WHERE ... ;" keeps
+            # the space it always had, so that the ids of such texts do not change
+            tight = chunk[0] == "," or (chunk[0] == ";" and after != "WHERE")
+            out.append(chunk if tight else " " + chunk)
+        else:
+            out.append(chunk)
+        after = clause
+    return "".join(out)
 
 
 def _dql_render(frame: _ExprFrame) -> str:
