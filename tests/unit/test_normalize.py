@@ -341,9 +341,10 @@ def test_unbalanced_quotes_and_parentheses_are_closed_or_dropped(text, expected)
     assert canonical_query(text, "lucene") == expected
 
 
-def _best_of_three(text: str, language: str | None) -> float:
+def _best_of(text: str, language: str | None, repeat: int) -> float:
+    """The fastest of ``repeat`` cold runs (caches cleared), in seconds."""
     best = float("inf")
-    for _ in range(3):
+    for _ in range(repeat):
         normalize._classify.cache_clear()
         normalize._mask_value.cache_clear()
         normalize._render_plain_term.cache_clear()
@@ -355,42 +356,56 @@ def _best_of_three(text: str, language: str | None) -> float:
 
 TEN_KB = 10 * 1024
 
+# Pathological shapes (deep nesting, unterminated quotes, long runs): each is a
+# function of the text length n, so that the growth between two sizes shows
+# whether the time stays linear. The speed itself is measured in
+# bench/bench_canonical.py, not asserted here (issue 13).
+PATHOLOGICAL = [
+    (lambda n: (" AND ".join(f"field{i}:value{i} host:ip-10-0-{i % 256}-1 \"phrase {i}\"" for i in range(n // 20)))[:n], "lucene", "lucene-terms"),
+    (lambda n: "SELECT * FROM t WHERE " + " AND ".join(f"c{i} = '{i:08x}ab'" for i in range(n // 17)), "sql", "sql-where"),
+    (lambda n: "(" * n, "lucene", "("),
+    (lambda n: ")" * n, "lucene", ")"),
+    (lambda n: '"' * n, "lucene", '"'),
+    (lambda n: 'a:"' + "x" * n, "lucene", 'a:"xxx'),
+    (lambda n: "[" * n, "lucene", "["),
+    (lambda n: ":" * n, "dql", ":"),
+    (lambda n: "\\" * n, "lucene", "backslash"),
+    (lambda n: "a-" * (n // 2), "lucene", "a-a-"),
+    (lambda n: "ab12" * (n // 4), "lucene", "ab12ab12"),
+    (lambda n: "select " + "(" * n, "sql", "select (((("),
+    (lambda n: "select '" + "x" * n, "sql", "select 'xxx"),
+    (lambda n: "select /*" + "*" * n, "sql", "select /***"),
+    (lambda n: "select * from t where " + "a = 1 and " * (n // 10), "sql", "sql-and-chain"),
+    (lambda n: "fetch logs | filter " + " and ".join(f'f{i} == "v{i}"' for i in range(n // 12)), "dql", "dql-filter"),
+    (lambda n: "fetch logs " + "| limit 1 " * (n // 10), "dql", "dql-stages"),
+    (lambda n: "fetch " + "(" * n, "dql", "fetch (((("),
+    (lambda n: "fetch " + "[{(" * (n // 3), "dql", "fetch [{([{("),
+    (lambda n: 'fetch logs | filter "' + "x" * n, "dql", 'dql-"xxx'),
+    # deep nesting that is not redundant
+    (lambda n: "fetch " + "(a" * (n // 2), "dql", "fetch (a(a"),
+    (lambda n: "select " + "f(a" * (n // 3), "sql", "select f(af(a"),
+    (lambda n: "a:(" * (n // 3), "lucene", "a:(a:("),
+    (lambda n: "(a OR " * (n // 6), "lucene", "(a OR (a OR"),
+    (lambda n: "fetch logs | filter " + "(a == 1 or " * (n // 11), "dql", "dql-(a == 1 or"),
+    (lambda n: "SELECT * FROM a JOIN b ON " + " AND ".join(f"a.c{i} = b.c{i}" for i in range(n // 15)), "sql", "sql-join-on"),
+    (lambda n: "SELECT k FROM t GROUP BY k HAVING " + " OR ".join(f"(count(c{i}) > {i} AND max(d{i}) < 5)" for i in range(n // 34)), "sql", "sql-having"),
+]
 
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [
-        ((" AND ".join(f"field{i}:value{i} host:ip-10-0-{i % 256}-1 \"phrase {i}\"" for i in range(400)))[:TEN_KB], "lucene"),
-        ("SELECT * FROM t WHERE " + " AND ".join(f"c{i} = '{i:08x}ab'" for i in range(800)), "sql"),
-        ("(" * TEN_KB, "lucene"),
-        (")" * TEN_KB, "lucene"),
-        ('"' * TEN_KB, "lucene"),
-        ('a:"' + "x" * TEN_KB, "lucene"),
-        ("[" * TEN_KB, "lucene"),
-        (":" * TEN_KB, "dql"),
-        ("\\" * TEN_KB, "lucene"),
-        ("a-" * (TEN_KB // 2), "lucene"),
-        ("ab12" * (TEN_KB // 4), "lucene"),
-        ("select " + "(" * TEN_KB, "sql"),
-        ("select '" + "x" * TEN_KB, "sql"),
-        ("select /*" + "*" * TEN_KB, "sql"),
-        ("select * from t where " + "a = 1 and " * (TEN_KB // 10), "sql"),
-        ("fetch logs | filter " + " and ".join(f'f{i} == "v{i}"' for i in range(800)), "dql"),
-        ("fetch logs " + "| limit 1 " * (TEN_KB // 10), "dql"),
-        ("fetch " + "(" * TEN_KB, "dql"),
-        ("fetch " + "[{(" * (TEN_KB // 3), "dql"),
-        ('fetch logs | filter "' + "x" * TEN_KB, "dql"),
-        # deep nesting that is not redundant
-        ("fetch " + "(a" * (TEN_KB // 2), "dql"),
-        ("select " + "f(a" * (TEN_KB // 3), "sql"),
-        ("a:(" * (TEN_KB // 3), "lucene"),
-        ("(a OR " * (TEN_KB // 6), "lucene"),
-        ("fetch logs | filter " + "(a == 1 or " * (TEN_KB // 11), "dql"),
-    ],
-    ids=lambda v: v if v in ("lucene", "dql", "sql") else repr(v[:12]),
-)
-def test_ten_kilobytes_take_well_under_50_ms(text, language):
-    assert len(text) >= TEN_KB - 100
-    assert _best_of_three(text, language) < 0.05
+
+@pytest.mark.parametrize(("make", "language"), [p[:2] for p in PATHOLOGICAL], ids=[p[2] for p in PATHOLOGICAL])
+def test_ten_kilobytes_grow_linearly_and_never_hang(make, language):
+    """A blow-up guard a loaded machine cannot break.
+
+    Sixteen times the text must not take 100 times as long (linear: 16x,
+    quadratic: 256x); the fastest of five runs of each size is compared, so a
+    busy core slows both sizes alike. The 10 s limit only catches a hang.
+    """
+    small, large = make(TEN_KB // 16), make(TEN_KB)
+    assert len(large) >= TEN_KB - 100
+    t_large = _best_of(large, language, 5)
+    assert t_large < 10, f"{t_large:.1f} s: a hang"
+    t_small = max(_best_of(small, language, 5), 20e-6)  # a floor against timer resolution
+    assert t_large / t_small < 100, f"{t_small * 1e3:.2f} ms -> {t_large * 1e3:.2f} ms: super-linear"
 
 
 # --------------------------------------------------------------------------
@@ -509,7 +524,7 @@ def test_canonical_query_runs_once_per_distinct_text_and_language(monkeypatch):
         calls.append((text, language))
         return real(text, language)
 
-    monkeypatch.setattr(normalize, "canonical_query", counting)
+    monkeypatch.setattr(normalize.frame, "canonical_query", counting)
     texts = ["status:500 service:api", "status:503 service:api", "level:warn"]
     rows = [(1 + i % 3, i, "query", texts[i % 3], None, "lucene") for i in range(300)]
     rows += [(1, 0, "query", "level:warn", None, "dql")]
@@ -518,8 +533,12 @@ def test_canonical_query_runs_once_per_distinct_text_and_language(monkeypatch):
 
 
 @pytest.mark.slow
-def test_half_a_million_rows_in_a_few_seconds():
-    """~20 us per distinct text and ~1.5 s for the rest on one core (see the module docstring)."""
+def test_half_a_million_rows():
+    """~20 us per distinct text and ~1.5 s for the rest on one core (see the module docstring).
+
+    The speed is measured in ``bench/bench_canonical.py``; the 300 s limit here
+    is only a hang guard.
+    """
     # 500k rows, 3 query shapes x 40 services with random literals: ~60k distinct texts
     rng = np.random.default_rng(0)
     n = 500_000
@@ -559,7 +578,7 @@ def test_half_a_million_rows_in_a_few_seconds():
     elapsed = time.perf_counter() - start
     assert out[S.ITEM_ID].notna().all()
     assert out.loc[out[S.ITEM_TYPE] == "query", S.ITEM_ID].nunique() == 40 + 1 + 40
-    assert elapsed < 10, f"{elapsed:.1f} s"
+    assert elapsed < 300, f"{elapsed:.1f} s: a hang"
 
 
 # ---------------------------------------------------------------------------
