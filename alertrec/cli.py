@@ -154,16 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     shown = setup_logging(args.verbose)
     try:
         if args.command == "run":
-            from alertrec import pipeline
+            from alertrec import ops
+            from alertrec.io.engine_errors import translated_engine_errors
 
             config = config_from_args(args, dt.datetime.now(dt.timezone.utc))
             glue = glue_from_args(args)
-            if glue is None:
-                report = pipeline.run_day(config)
-            else:
-                from alertrec import ops
-
-                report = ops.run_day_guarded(config, lock=False, check_input=False, glue=glue)
+            with translated_engine_errors("running the day"):
+                # the day's lock, as for cron: a second run of the same day is refused (exit 5)
+                report = ops.run_day_guarded(config, lock=True, check_input=False, glue=glue)
             shown.close()
             print("\n".join(summary_lines(report)))
             if shown.interactive:
@@ -182,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
     except AlertrecError as exc:
         shown.close()
-        print(f"alertrec: error: {exc}", file=sys.stderr)
+        log.debug("failed", exc_info=True)
+        print(f"alertrec: error: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         shown.close()
@@ -191,10 +190,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an environment failure: one line, traceback with -v
         shown.close()
         log.debug("unexpected failure", exc_info=True)
-        print(f"alertrec: error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(rerun with -v for the traceback)", file=sys.stderr)
+        print(f"alertrec: error: unexpected {_one_line(exc)} (rerun with -v for the traceback)", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_USAGE
+
+
+def _one_line(exc: BaseException) -> str:
+    """The one line of ``exc`` that the user sees (alertrec.io.engine_errors.one_line)."""
+    from alertrec.io.engine_errors import one_line
+
+    return one_line(exc)
 
 
 def _cron(args: argparse.Namespace, shown) -> int:  # noqa: ANN001 - alertrec.progress.Progress
@@ -205,8 +210,10 @@ def _cron(args: argparse.Namespace, shown) -> int:  # noqa: ANN001 - alertrec.pr
     config = config_from_args(args, dt.datetime.now(dt.timezone.utc))
     if args.lock_ttl <= 0:
         raise ConfigError(f"--lock-ttl must be > 0 seconds, got {args.lock_ttl}")
+    from alertrec.io.engine_errors import translated_engine_errors
+
     try:
-        with ops.terminate_on_sigterm():
+        with ops.terminate_on_sigterm(), translated_engine_errors("running the day"):
             report = ops.run_day_guarded(
                 config,
                 lock=not args.no_lock,
