@@ -37,7 +37,7 @@ _INPUT_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"FileNotFoundException|FILE_NOT_EXIST|PATH_NOT_FOUND|No such file or directory|NoSuchKey",
          "it does not exist (it was removed or rewritten while the run read it)"),
         (r"is not a Parquet file|expected magic number|Parquet magic bytes not found|CANNOT_READ_FILE_FOOTER"
-         r"|Could not read footer|Parquet file size is 0",
+         r"|Could not read footer|Parquet file size is|Could not open Parquet input source|minimum file footer",
          "it is not a Parquet file or is truncated"),
         (r"SchemaColumnConvertNotSupported|PARQUET_COLUMN_DATA_TYPE_MISMATCH|PARQUET_TYPE_ILLEGAL"
          r"|PARQUET_CONVERSION_FAILURE|Parquet column cannot be converted|CANNOT_MERGE_SCHEMAS"
