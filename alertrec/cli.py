@@ -83,6 +83,10 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the learned MXNet ranker (default) or the popularity yardstick")
     parser.add_argument("--engine", choices=("local", "spark"), default="local",
                         help="run the cluster stage's per-group work in a local process pool or on Spark (EMR)")
+    parser.add_argument("--input-cache-dir", default="",
+                        help="local copy of s3:// input for a local Spark (default: alertrec-input-cache in the temp folder)")
+    parser.add_argument("--input-cache-gb", type=float, default=None,
+                        help="bound of that copy in GiB; least recently used days beyond it are evicted (default 20)")
     parser.add_argument("--glue-database", default=None,
                         help="register the published day in this Glue database (with --glue-table; s3:// output)")
     parser.add_argument("--glue-table", default=None, help="the Glue table of --glue-database (created if missing)")
@@ -114,7 +118,19 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
         engine=args.engine,
         ranker=args.ranker,
         generated_at=now,
+        input_cache_dir=getattr(args, "input_cache_dir", "") or "",
+        **_cache_bytes(args),
     )
+
+
+def _cache_bytes(args: argparse.Namespace) -> dict[str, int]:
+    """``input_cache_bytes`` from ``--input-cache-gb`` when given (raises ConfigError when not > 0)."""
+    gb = getattr(args, "input_cache_gb", None)
+    if gb is None:
+        return {}
+    if not gb > 0:
+        raise ConfigError(f"--input-cache-gb must be > 0, got {gb}")
+    return {"input_cache_bytes": int(gb * 1024**3)}
 
 
 def setup_logging(verbose: bool):  # noqa: ANN201 - alertrec.progress.Progress

@@ -202,9 +202,12 @@ def copy_window(
     try:
         for dataset, (dt_from, dt_to) in sorted(ranges.items()):
             os.makedirs(os.path.join(local, dataset), exist_ok=True)
-            for day in _day_folders(client, bucket, prefix, dataset):
-                if dt_from <= day <= dt_to:
-                    jobs.append((dataset, day))
+            remote = [d for d in _day_folders(client, bucket, prefix, dataset) if dt_from <= d <= dt_to]
+            jobs.extend((dataset, day) for day in remote)
+            for entry in os.scandir(os.path.join(local, dataset)):  # days gone from S3 leave the copy
+                day = entry.name[len(s.DT) + 1:]
+                if entry.name.startswith(f"{s.DT}=") and dt_from <= day <= dt_to and day not in remote:
+                    shutil.rmtree(entry.path, ignore_errors=True)
     except OSError as exc:
         raise InputError(f"cannot create the input cache {local}: {exc.strerror or exc}") from exc
     except Exception as exc:
