@@ -104,6 +104,10 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the learned MXNet ranker (default) or the popularity yardstick")
     parser.add_argument("--engine", choices=("local", "spark"), default="local",
                         help="run the per-account work in a local process pool or on Spark's executors (EMR)")
+    parser.add_argument("--input-cache-dir", default="",
+                        help="local copy of s3:// input for a local Spark (default: alertrec-input-cache in the temp folder)")
+    parser.add_argument("--input-cache-gb", type=float, default=None,
+                        help="bound of that copy in GiB; least recently used days beyond it are evicted (default 20)")
     parser.add_argument("--glue-database", default=None,
                         help="register the published day in this Glue database (with --glue-table; s3:// output)")
     parser.add_argument("--glue-table", default=None, help="the Glue table of --glue-database (created if missing)")
@@ -139,7 +143,19 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
         engine=args.engine,
         ranker=args.ranker,
         generated_at=now,
+        input_cache_dir=getattr(args, "input_cache_dir", "") or "",
+        **_cache_bytes(args),
     )
+
+
+def _cache_bytes(args: argparse.Namespace) -> dict[str, int]:
+    """``input_cache_bytes`` from ``--input-cache-gb`` when given (raises ConfigError when not > 0)."""
+    gb = getattr(args, "input_cache_gb", None)
+    if gb is None:
+        return {}
+    if not gb > 0:
+        raise ConfigError(f"--input-cache-gb must be > 0, got {gb}")
+    return {"input_cache_bytes": int(gb * 1024**3)}
 
 
 def setup_logging(verbose: bool):  # noqa: ANN201 - alertrec.progress.Progress
@@ -179,16 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     shown = setup_logging(args.verbose)
     try:
         if args.command == "run":
-            from alertrec import pipeline
+            from alertrec import ops
+            from alertrec.io.engine_errors import translated_engine_errors
 
             config = config_from_args(args, dt.datetime.now(dt.timezone.utc))
             glue = glue_from_args(args)
-            if glue is None:
-                report = pipeline.run_day(config)
-            else:
-                from alertrec import ops
-
-                report = ops.run_day_guarded(config, lock=False, check_input=False, glue=glue)
+            with translated_engine_errors("running the day"):
+                # the day's lock, as for cron: a second run of the same day is refused (exit 5)
+                report = ops.run_day_guarded(config, lock=True, check_input=False, glue=glue)
             shown.close()
             print("\n".join(summary_lines(report)))
             if shown.interactive:
@@ -214,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
     except AlertrecError as exc:
         shown.close()
-        print(f"alertrec: error: {exc}", file=sys.stderr)
+        log.debug("failed", exc_info=True)
+        print(f"alertrec: error: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         shown.close()
@@ -223,10 +238,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an environment failure: one line, traceback with -v
         shown.close()
         log.debug("unexpected failure", exc_info=True)
-        print(f"alertrec: error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(rerun with -v for the traceback)", file=sys.stderr)
+        print(f"alertrec: error: unexpected {_one_line(exc)} (rerun with -v for the traceback)", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_USAGE
+
+
+def _one_line(exc: BaseException) -> str:
+    """The one line of ``exc`` that the user sees (alertrec.io.engine_errors.one_line)."""
+    from alertrec.io.engine_errors import one_line
+
+    return one_line(exc)
 
 
 def _cron(args: argparse.Namespace, shown) -> int:  # noqa: ANN001 - alertrec.progress.Progress
@@ -237,8 +258,10 @@ def _cron(args: argparse.Namespace, shown) -> int:  # noqa: ANN001 - alertrec.pr
     config = config_from_args(args, dt.datetime.now(dt.timezone.utc))
     if args.lock_ttl <= 0:
         raise ConfigError(f"--lock-ttl must be > 0 seconds, got {args.lock_ttl}")
+    from alertrec.io.engine_errors import translated_engine_errors
+
     try:
-        with ops.terminate_on_sigterm():
+        with ops.terminate_on_sigterm(), translated_engine_errors("running the day"):
             report = ops.run_day_guarded(
                 config,
                 lock=not args.no_lock,

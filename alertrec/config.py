@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from alertrec.errors import ConfigError
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: default bound of the local copy of s3:// input
+DEFAULT_INPUT_CACHE_BYTES = 20 * 1024**3
 
 
 def parse_date(text: str) -> dt.date:
@@ -129,6 +131,11 @@ class Config:
     serving_bundles : bool
         Write each account's serving folder ``ROOT/models/serving/dt=D/account=A/``
         (``alertrec serve``) before the day's ``_SUCCESS``.
+    input_cache_dir : str
+        Where a local run keeps its copy of ``s3://`` input (alertrec/io/s3_input.py); empty
+        means ``alertrec-input-cache`` under the system temp folder.
+    input_cache_bytes : int
+        Bound of that cache: the least recently used days beyond it are evicted.
     """
 
     input_root: str
@@ -162,6 +169,8 @@ class Config:
     max_account_rows: int = 5_000_000
     staging_root: str = ""
     serving_bundles: bool = False
+    input_cache_dir: str = ""
+    input_cache_bytes: int = DEFAULT_INPUT_CACHE_BYTES
 
     def __post_init__(self) -> None:
         if isinstance(self.date, str):
@@ -173,8 +182,9 @@ class Config:
         if not self.output_root:
             raise ConfigError("--output must name a folder or an s3:// prefix")
         _positive_int("--history-days", self.history_days)
-        _positive_int("--top-k", self.top_k)
         _positive_int("alert_lookback_days", self.alert_lookback_days, allow_zero=True)
+        _days_in_range(self.date, self.history_days, self.alert_lookback_days)
+        _positive_int("--top-k", self.top_k)
         _positive_int("borrow_sources", self.borrow_sources, allow_zero=True)
         for name in ("idle_timeout_s", "max_duration_s", "half_life_days"):
             value = getattr(self, name)
@@ -197,6 +207,9 @@ class Config:
             _positive_int(name, getattr(self, name))
         if not -1 <= self.cluster_min_silhouette <= 1:
             raise ConfigError("cluster_min_silhouette must be within -1..1")
+        if not isinstance(self.input_cache_dir, str):
+            raise ConfigError(f"input_cache_dir must be a folder path (str), got {self.input_cache_dir!r}")
+        _positive_int("input_cache_bytes", self.input_cache_bytes)
         gen = self.generated_at
         if gen.tzinfo is None:
             raise ConfigError("generated_at must be timezone-aware (UTC)")
@@ -227,6 +240,18 @@ class Config:
 
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+
+
+def _days_in_range(day: dt.date, history_days: int, lookback_days: int) -> None:
+    """Raise ConfigError unless every day the run reads lies within the calendar's range."""
+    earliest = dt.date.min + dt.timedelta(days=1)  # window_start minus the lookback must stay a date
+    allowed = (day - earliest).days
+    if history_days + lookback_days > allowed:
+        raise ConfigError(
+            f"--history-days must be within 1..{max(1, allowed - lookback_days)} for --date {day} "
+            f"(the first day read, D - history - alert_lookback_days ({lookback_days}), must not be before {earliest}), "
+            f"got {history_days}"
+        )
 
 
 def _positive_int(name: str, value: object, allow_zero: bool = False) -> None:

@@ -140,7 +140,8 @@ def test_missing_column(spark, tmp_path):
     with pytest.raises(InputError) as exc_info:
         read_inputs(spark, config_for(root))
     message = one_line(exc_info)
-    assert "lacks column(s) user_id, payload" in message
+    assert "actions partition dt=2026-01-20 lacks column user_id" in message
+    assert "actions partition dt=2026-01-20 lacks column payload" in message
 
 
 def test_incompatible_column_type(spark, tmp_path):
@@ -152,7 +153,7 @@ def test_incompatible_column_type(spark, tmp_path):
     with pytest.raises(InputError) as exc_info:
         read_inputs(spark, config_for(root))
     message = one_line(exc_info)
-    assert "ts is string (needs timestamp)" in message
+    assert "actions partition dt=2026-01-20: column ts is string, expected timestamp[us, tz=UTC]" in message
 
 
 def test_other_scheme_missing_path_is_an_input_error(spark, tmp_path):

@@ -12,8 +12,9 @@ from tests.clock import freeze_cli_clock
 
 
 @pytest.fixture()
-def calls(monkeypatch):
-    """Patch the pipeline: record the configs it is called with."""
+def calls(monkeypatch, tmp_path):
+    """Patch the pipeline: record the configs it is called with (relative outputs land in tmp_path)."""
+    monkeypatch.chdir(tmp_path)  # `run` takes the day's lock under the output root
     seen = []
 
     def fake_run_day(config, spark=None, storage=None):
@@ -81,7 +82,8 @@ def test_bad_arguments_are_one_line_and_exit_2(calls, capsys, argv, needle):
     assert calls == []
 
 
-def test_alertrec_errors_from_the_pipeline_are_one_line(monkeypatch, capsys):
+def test_alertrec_errors_from_the_pipeline_are_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
     def failing(config, spark=None, storage=None):
         raise InputError("no actions/ under in: expected Hive-partitioned Parquet")
 
@@ -91,7 +93,8 @@ def test_alertrec_errors_from_the_pipeline_are_one_line(monkeypatch, capsys):
     assert err[-1] == "alertrec: error: no actions/ under in: expected Hive-partitioned Parquet"
 
 
-def test_unexpected_failures_are_one_line_without_traceback(monkeypatch, capsys):
+def test_unexpected_failures_are_one_line_without_traceback(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
     def broken(config, spark=None, storage=None):
         raise RuntimeError("boom\nsecond line")
 
