@@ -25,6 +25,7 @@ from alertrec.config import Config
 from alertrec.engines import AccountTask, StagingArea, finish_task, prepare_task, result_path, run_local
 from alertrec.engines.tasks import check_size
 from alertrec.errors import AlertrecError
+from alertrec.io.engine_errors import one_line, translated_engine_errors
 from alertrec.io.inputs import read_inputs
 from alertrec.io.publish import publish_day, write_json
 from alertrec.io.spark import build_spark
@@ -86,7 +87,7 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                 alerts_df, actions_df, inputs = read_inputs(spark, config)
             report["inputs"] = inputs
             staging = StagingArea(_staging_root(config, spark))
-            with timer.step("extract"):
+            with timer.step("extract"), translated_engine_errors("extracting the sessions"):
                 staged = stage_extraction(spark, alerts_df, actions_df, config, staging.root,
                                           sql_conf=_sql_conf(spark, _rows_read(inputs)))
             report["rows"] = reconcile(staged.accounting, _rows_read(inputs))
@@ -118,7 +119,7 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             raise
         except Exception as exc:
             report["status"] = "failed"
-            report["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            report["error"] = one_line(exc)
             raise
         finally:
             if staging is not None:

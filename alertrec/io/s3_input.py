@@ -34,7 +34,9 @@ from urllib.parse import urlparse
 
 from alertrec import schema as s
 from alertrec.errors import InputError
-from alertrec.io.storage import _s3_reason, botocore_config, s3_endpoint_url
+from alertrec.io.aws import botocore_config
+from alertrec.io.aws import describe as _s3_reason
+from alertrec.io.storage import s3_endpoint_url
 
 log = logging.getLogger(__name__)
 
