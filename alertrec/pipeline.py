@@ -108,6 +108,7 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                 model = _save_models(storage, shared_files, finished, shared, config.date)
             summary = _stage_summary(config, prepared, finished, model)
             report["sessions"] = summary.pop("sessions")
+            summary.setdefault("extract", {})["timings_s"] = staged.timings_s
             report["stages"] = summary
             with timer.step("publish"):
                 result = publish_day(storage, _staged_results(staging, tasks), config.date, config.run_id)

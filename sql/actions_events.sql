@@ -24,7 +24,9 @@
 --   index           the query's index (a JSON string)
 --   payload_shape   NULL, or the first field present with the wrong JSON type: 'panels',
 --                   'time_range', 'filters' or 'index' (the explode stage quarantines the
---                   row's payload fields, the item stays)
+--                   row's payload fields, the item stays). Types are tested by casts
+--                   (array<variant>, a one-field struct for an object): schema_of_variant
+--                   walks a whole array of objects and cost half of this statement.
 --
 -- Parameters: :actions_view, :duplicate_ids_view (IDENTIFIER), :window_start, :window_end
 -- (timestamps), action names, item types :item_*, reason names :r_*.
@@ -91,6 +93,14 @@ located AS (
         CASE WHEN action = :query_run THEN try_variant_get(body, '$.index') END AS v_index
     FROM parsed
 ),
+arrays AS (
+    -- the panels and filters as arrays (NULL when not an array), cast once for both uses
+    SELECT
+        located.*,
+        try_variant_get(v_panels, '$', 'array<variant>') AS a_panels,
+        try_variant_get(v_filters, '$', 'array<variant>') AS a_filters
+    FROM located
+),
 fields AS (
     SELECT
         event_id, account_id, user_id, ts, action, pre_reason, known_action,
@@ -105,29 +115,25 @@ fields AS (
              THEN nullif(try_variant_get(v_query_text, '$', 'string'), '') END AS f_query_text,
         CASE WHEN schema_of_variant(v_query_language) = 'STRING'
              THEN nullif(try_variant_get(v_query_language, '$', 'string'), '') END AS f_query_language,
-        transform(try_variant_get(v_panels, '$', 'array<variant>'),
+        transform(a_panels,
                   p -> try_variant_get(p, '$.type', 'string')) AS f_panel_types,
         try_variant_get(v_time_range, '$.from', 'string') AS f_time_from,
         try_variant_get(v_time_range, '$.to', 'string') AS f_time_to,
-        transform(try_variant_get(v_filters, '$', 'array<variant>'),
+        transform(a_filters,
                   f -> try_variant_get(f, '$.field', 'string')) AS f_filter_fields,
         try_variant_get(v_index, '$', 'string') AS f_index,
         CASE
-            WHEN v_panels IS NOT NULL AND schema_of_variant(v_panels) <> 'VOID'
-                 AND NOT (startswith(schema_of_variant(v_panels), 'ARRAY')
-                          AND forall(try_variant_get(v_panels, '$', 'array<variant>'),
-                                     p -> startswith(schema_of_variant(p), 'OBJECT')))
+            WHEN v_panels IS NOT NULL AND NOT is_variant_null(v_panels)
+                 AND NOT coalesce(forall(a_panels, p -> try_variant_get(p, '$', 'struct<type:variant>') IS NOT NULL), false)
                  THEN 'panels'
-            WHEN v_time_range IS NOT NULL AND schema_of_variant(v_time_range) <> 'VOID'
-                 AND NOT startswith(schema_of_variant(v_time_range), 'OBJECT') THEN 'time_range'
-            WHEN v_filters IS NOT NULL AND schema_of_variant(v_filters) <> 'VOID'
-                 AND NOT (startswith(schema_of_variant(v_filters), 'ARRAY')
-                          AND forall(try_variant_get(v_filters, '$', 'array<variant>'),
-                                     f -> startswith(schema_of_variant(f), 'OBJECT')))
+            WHEN v_time_range IS NOT NULL AND NOT is_variant_null(v_time_range)
+                 AND try_variant_get(v_time_range, '$', 'struct<from:variant>') IS NULL THEN 'time_range'
+            WHEN v_filters IS NOT NULL AND NOT is_variant_null(v_filters)
+                 AND NOT coalesce(forall(a_filters, f -> try_variant_get(f, '$', 'struct<field:variant>') IS NOT NULL), false)
                  THEN 'filters'
             WHEN v_index IS NOT NULL AND schema_of_variant(v_index) NOT IN ('VOID', 'STRING') THEN 'index'
         END AS f_payload_shape
-    FROM located
+    FROM arrays
 ),
 judged AS (
     SELECT

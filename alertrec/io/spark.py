@@ -60,6 +60,11 @@ def build_spark(
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        # local files without Hadoop's .crc sidecars: a stale `.x.parquet.crc` left next to a
+        # re-exported x.parquet would otherwise fail the read of a good file (the input check
+        # lists such files as skipped, not data)
+        .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
+        .config("spark.hadoop.fs.file.impl.disable.cache", "true")
     )
     java_opts = "-Duser.timezone=UTC"
     if master.startswith("local"):

@@ -70,6 +70,9 @@ def test_default_date_is_today_utc_and_output_is_warehouse(calls, monkeypatch):
         (["run"], "--input"),
         (["run", "--input", "in", "--workers", "-1"], "--workers must be >= 0"),
         (["run", "--input", "in", "--engine", "dask"], "invalid choice"),
+        (["run", "--input", "in", "--date", "2026-02-01", "--history-days", "10000000"],
+         "--history-days must be within 1..739645 for --date 2026-02-01"),
+        (["run", "--input", "in", "--input-cache-gb", "0"], "--input-cache-gb must be > 0"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(calls, capsys, argv, needle):
@@ -112,3 +115,29 @@ def test_unwritable_output_fails_before_any_work(tmp_path, capsys):
     assert code == 4
     assert err[-1].startswith("alertrec: error: ") and "a-file" in err[-1]
     assert not (tmp_path / "a-file" / "warehouse").exists()
+
+
+def test_run_takes_the_days_lock_and_a_second_run_of_the_day_is_refused(calls, tmp_path, capsys):
+    from alertrec.io.lock import LockOwner, lock_for
+    from alertrec.io.storage import storage_for
+
+    out = tmp_path / "w"
+    holder = lock_for(storage_for(str(out)), dt.date(2026, 2, 1), LockOwner.current("the-first-run"))
+    holder.acquire()
+    try:
+        code = cli.main(["run", "--input", "in", "--output", str(out), "--date", "2026-02-01"])
+    finally:
+        holder.release()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 5 and calls == []
+    assert len(err) == 1 and err[0].startswith("alertrec: error: another run of this day holds the lock"), err
+    assert "the-first-run" in err[0]
+    # another day is not blocked, and the lock is free again once its holder is done
+    assert cli.main(["run", "--input", "in", "--output", str(out), "--date", "2026-02-02"]) == 0
+    assert cli.main(["run", "--input", "in", "--output", str(out), "--date", "2026-02-01"]) == 0
+    assert len(calls) == 2
+
+
+def test_input_cache_settings_reach_the_config(calls):
+    assert cli.main(["run", "--input", "in", "--date", "2026-02-01", "--input-cache-dir", "/c", "--input-cache-gb", "0.5"]) == 0
+    assert (calls[0].input_cache_dir, calls[0].input_cache_bytes) == ("/c", 512 * 1024**2)
