@@ -36,35 +36,58 @@ environment says otherwise), so the same input gives bit-identical parameters.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-# Threads and engine must be chosen before mxnet is imported. The synchronous engine
-# with one OpenMP thread makes training bit-reproducible and keeps MXNet from
-# oversubscribing the cores that Spark and the process pool share; an operator can
-# still override either variable in the environment.
-os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
 
-# mxnet 1.9.1 is retired and its import still touches ``np.bool``, which numpy 1.24
-# removed (numpy < 2 is pinned). Restore the alias just before importing mxnet; this
-# is the only module that does it, and the only one that imports mxnet.
-if "bool" not in np.__dict__:
-    np.bool = bool  # type: ignore[attr-defined]
+@contextlib.contextmanager
+def _mxnet_import_environment() -> Iterator[None]:
+    """What importing mxnet 1.9.1 needs, for the duration of the import only.
 
-with warnings.catch_warnings():  # mxnet 1.9 imports numpy/distutils APIs that warn on import
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import mxnet as mx  # noqa: E402
-    from mxnet import autograd, gluon  # noqa: E402
+    Threads and engine are read by MXNet and OpenMP when the library loads: the synchronous
+    engine with one OpenMP thread makes training bit-reproducible and keeps MXNet from
+    oversubscribing the cores that Spark and the process pool share (an operator's own
+    value of a variable wins). The retired mxnet's import still touches ``np.bool``, which
+    numpy 1.24 removed (numpy < 2 is pinned). Both are undone afterwards, with the variables
+    mxnet's import sets itself, so importing this module leaves the process as it was.
+    """
+    wanted = {"MXNET_ENGINE_TYPE": "NaiveEngine", "OMP_NUM_THREADS": "1", "MXNET_CPU_WORKER_NTHREADS": "1"}
+    saved = dict(os.environ)
+    for name, value in wanted.items():
+        os.environ.setdefault(name, value)
+    alias = "bool" not in np.__dict__
+    if alias:
+        np.bool = bool  # type: ignore[attr-defined]
+    try:
+        with warnings.catch_warnings():  # mxnet 1.9 imports numpy/distutils APIs that warn on import
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        # mxnet's own import sets KMP_* variables too (read by OpenMP when it loads, which it has)
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        os.environ.update(saved)
+        if alias:
+            del np.bool  # type: ignore[attr-defined]
+
+
+with _mxnet_import_environment():
+    import mxnet as mx
+    from mxnet import autograd, gluon
+
+    # MXNet picks its engine at the first operation, not at import: start it here, while the
+    # variables are set, so it is the synchronous one whatever the environment is later
+    mx.nd.zeros((1,)).asnumpy()
 
 import pandas as pd  # noqa: E402
 

@@ -88,8 +88,11 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             report["inputs"] = inputs
             staging = StagingArea(_staging_root(config, spark))
             with timer.step("extract"), translated_engine_errors("extracting the sessions"):
+                rows_read = _rows_read(inputs)
                 staged = stage_extraction(spark, alerts_df, actions_df, config, staging.root,
-                                          sql_conf=_sql_conf(spark, _rows_read(inputs)))
+                                          sql_conf=_sql_conf(spark, rows_read),
+                                          materialize_events=sum((rows_read or {}).values()) > MATERIALIZE_ROWS
+                                          if rows_read else True)
             report["rows"] = reconcile(staged.accounting, _rows_read(inputs))
             with timer.step("plan"):
                 tasks = _plan(staging, config)
@@ -181,6 +184,9 @@ def _staging_root(config: Config, spark: Any) -> str:
         return os.path.join(tempfile.gettempdir(), f"alertrec-staging-{config.run_id}-{uuid.uuid4().hex[:6]}")
     return f"{config.output_root.rstrip('/')}/_staging/{config.run_id}"
 
+
+#: above this many input rows the judged events are written once to staging (see stage_extraction)
+MATERIALIZE_ROWS = 200_000
 
 #: input rows per shuffle partition of a local run's extraction
 ROWS_PER_PARTITION = 250_000

@@ -66,6 +66,7 @@ echo "building the environment in $WORK" >&2
 "$PYTHON" -m venv "$WORK/env"
 PIP=("$WORK/env/bin/python" -m pip --disable-pip-version-check --quiet)
 "${PIP[@]}" install --upgrade pip wheel
+rm -rf build/lib  # setuptools builds in the tree and would ship stale files of deleted modules
 "${PIP[@]}" wheel --no-deps --wheel-dir "$WORK/wheels" .
 "${PIP[@]}" install --no-deps "$WORK"/wheels/alertrec-*.whl
 

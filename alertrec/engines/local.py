@@ -31,7 +31,10 @@ def run_local(
     list
         The tasks' results, in task order.
     """
-    mapper = ProcessPoolMapper(workers, key=task_key, min_cost=min_cost, preload=WORKER_MODULES)
+    preload = WORKER_MODULES
+    if tasks and tasks[0].config.ranker == "mxnet":
+        preload += ("alertrec.mxnet_ranker",)  # imported once by the forkserver, not by every worker (~5 s each)
+    mapper = ProcessPoolMapper(workers, key=task_key, min_cost=min_cost, preload=preload)
     costs = [float(max(t.rows, 1)) for t in tasks]
     with single_threaded():  # the same numeric threading in this process as in a worker
         return mapper(func, tasks, costs)

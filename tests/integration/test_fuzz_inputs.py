@@ -104,7 +104,8 @@ def damage(root: Path, seed: int) -> str:
             table = table.set_column(table.schema.get_field_index(S.ACCOUNT_ID), S.ACCOUNT_ID,
                                      table[S.ACCOUNT_ID].cast(pa.int32()))
             table = table.set_column(table.schema.get_field_index(time_column), time_column,
-                                     table[time_column].cast(pa.timestamp(rng.choice(["ms", "ns"]))))
+                                     # ms drops the microseconds (an exporter's choice), ns is exact
+                                     table[time_column].cast(pa.timestamp(rng.choice(["ms", "ns"])), safe=False))
         pq.write_table(table, target)
     return f"seed {seed}: {kind} in {dataset}/{folder.name}"
 

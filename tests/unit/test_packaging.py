@@ -10,10 +10,23 @@ from pathlib import Path
 from tests.conftest import REPO
 
 
+def _clean_source(dest: Path) -> Path:
+    """The files a build reads, without the checkout's build/ (setuptools would ship its stale files)."""
+    import shutil
+
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, dest / name)
+    for name in ("alertrec", "sql"):
+        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
 def test_every_sql_statement_loads_from_an_installed_wheel(tmp_path):
     wheels = tmp_path / "wheels"
+    (tmp_path / "src").mkdir()
+    source = _clean_source(tmp_path / "src")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(source)],
         check=True, capture_output=True, timeout=600,
     )
     (wheel,) = wheels.glob("alertrec-*.whl")
