@@ -17,6 +17,11 @@ a notebook that looks inside a run (``notebooks/daily_recommendations.ipynb``)::
     one = ar.recommend_account(account_id, sessions_of_it, items_of_it, fired_of_it, config)
 
 They are imported on first use, so ``import alertrec`` stays light (no Spark).
+
+The id a query text gets, for notebooks and for the pipeline that attaches
+recommendations to alerts::
+
+    ar.query_item_id("service:api AND status:503", "lucene")   # 'q_8b3064221667ffb7'
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ __all__ = [
     "OutputError",
     "PublishError",
     "run_day",
+    "query_item_id",
     "__version__",
 ]
 
@@ -69,6 +75,39 @@ def run_day(config: Config, spark: Any = None, storage: Any = None) -> dict[str,
     from alertrec.pipeline import run_day as _run_day  # Spark and friends load on first use
 
     return _run_day(config, spark=spark, storage=storage)
+
+
+def query_item_id(text: str, language: str | None) -> str:
+    """The ``item_id`` a query text gets: ``q_`` + 16 hex digits of the sha1 of its canonical form.
+
+    Texts that differ only in literal values, term or condition order,
+    whitespace or keyword case get the same id (``docs/contract.md``). This is
+    the id WITHOUT the query registry: a query whose canonical form was linked
+    to a near-duplicate registered on an earlier day is published under that
+    older id; ``QueryRegistry.lookup`` (:mod:`alertrec.stages.normalize.registry`)
+    on the run's registry gives it.
+
+    Parameters
+    ----------
+    text : str
+        The raw query text (``query.text`` of a ``query_run`` payload).
+    language : str or None
+        ``lucene``, ``dql`` or ``sql``; ``None`` guesses from the text.
+
+    Returns
+    -------
+    str
+        The id; never raises.
+
+    Examples
+    --------
+    >>> import alertrec
+    >>> alertrec.query_item_id("status:503 service:api", "lucene")
+    'q_8b3064221667ffb7'
+    """
+    from alertrec.stages.normalize.canonical import query_text_item_id  # pandas loads on first use
+
+    return query_text_item_id(text, language)
 
 
 def __getattr__(name: str) -> Any:

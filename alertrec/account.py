@@ -36,6 +36,8 @@ from alertrec.config import Config
 from alertrec.stages.cluster import ClusterParams, Clusters, account_tasks, assemble, cluster_account, group_stats
 from alertrec.stages.explode import explode_items
 from alertrec.stages.normalize import normalize_items
+from alertrec.stages.normalize.linking import drop_linked_queries
+from alertrec.stages.normalize.registry import empty_registry, new_registry_entries
 from alertrec.stages.rank import PopularityRanker, Ranker
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,9 @@ class PreparedAccount:
     counts : dict
         Rows per stage and the explode quarantine.
     timings_s : dict
+    registry_entries : pandas.DataFrame
+        The account's canonical query forms that the registry it was given did not hold,
+        with the ids they got (the driver appends them to the registry).
     """
 
     account_id: int
@@ -97,6 +102,7 @@ class PreparedAccount:
     lists: pd.DataFrame | None
     counts: dict[str, Any]
     timings_s: dict[str, float] = field(default_factory=dict)
+    registry_entries: pd.DataFrame = field(default_factory=empty_registry)
 
 
 @dataclass
@@ -146,6 +152,7 @@ def prepare_account(
     items: pd.DataFrame,
     fired: pd.DataFrame,
     config: Config,
+    registry: pd.DataFrame | None = None,
 ) -> PreparedAccount:
     """Explode, normalize, cluster and (learned ranker) build the training lists of one account.
 
@@ -157,6 +164,10 @@ def prepare_account(
         payload fields of the extraction. Not modified; any order.
     config : Config
         ``query_link_threshold``, the cluster settings, the window, ``ranker``.
+    registry : pandas.DataFrame, optional
+        The account's rows of the query registry read at the start of the run
+        (:mod:`alertrec.stages.normalize.registry`): registered forms keep their ids.
+        ``None``: none (a first run; ids as the window alone decides them).
 
     Returns
     -------
@@ -171,7 +182,10 @@ def prepare_account(
     exploded, quarantine = explode_items(items)
     timings["explode"] = time.perf_counter() - t
     t = time.perf_counter()
-    normalized = normalize_items(exploded, link_threshold=config.query_link_threshold)
+    reg = registry if registry is not None else empty_registry()
+    normalized = normalize_items(exploded, link_threshold=config.query_link_threshold, registry=reg,
+                                 day=config.date.isoformat())
+    entries = new_registry_entries(normalized, reg, config.date.isoformat())
     timings["normalize"] = time.perf_counter() - t
     t = time.perf_counter()
     clusters = cluster_one_account(account_id, sessions, normalized, cluster_params(config))
@@ -195,8 +209,9 @@ def prepare_account(
         "by_end_reason": {k: int(v) for k, v in sessions[S.END_REASON].value_counts().sort_index().items()},
         "duration_sum_s": float(sessions[S.DURATION_S].sum()),
         "alert_definitions": int(sessions[S.ALERT_ID].nunique()),
+        "registry_forms_added": int(len(entries)),
     }
-    return PreparedAccount(int(account_id), sessions, normalized, fired, clusters, lists, counts, timings)
+    return PreparedAccount(int(account_id), sessions, normalized, fired, clusters, lists, counts, timings, entries)
 
 
 def cluster_one_account(account_id: int, sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams) -> Clusters:
@@ -304,6 +319,7 @@ def finish_account(prepared: PreparedAccount, config: Config, shared_files: Mapp
     timings["fit_account"] = time.perf_counter() - t
     t = time.perf_counter()
     recs = ranker.recommend(p.fired) if len(p.fired) else ranker.recommend(p.fired.iloc[:0])
+    recs = drop_linked_queries(recs, p.items, config.query_link_threshold)
     timings["score"] = time.perf_counter() - t
     counts = {**p.counts, "recommendations": int(len(recs)),
               "definitions_with_rows": int(recs[S.ALERT_ID].nunique()) if len(recs) else 0}
@@ -317,6 +333,7 @@ def recommend_account(
     fired: pd.DataFrame,
     config: Config,
     shared_files: Mapping[str, bytes] | None = None,
+    registry: pd.DataFrame | None = None,
 ) -> AccountResult:
     """One account end to end: :func:`prepare_account` then :func:`finish_account`.
 
@@ -329,12 +346,14 @@ def recommend_account(
     shared_files : mapping, optional
         The shared model; when None (learned ranker) it is trained on this account's own
         sample, as the nightly job would for a window holding only this account.
+    registry : pandas.DataFrame, optional
+        The query registry (any accounts' rows; this account's are used).
 
     Returns
     -------
     AccountResult
     """
-    prepared = prepare_account(account_id, sessions, items, fired, config)
+    prepared = prepare_account(account_id, sessions, items, fired, config, _registry_of(registry, account_id))
     if shared_files is None:
         sample = merge_samples([sample_lists(prepared.lists, config.shared_max_lists, config.seed)],
                                config.shared_max_lists)
@@ -342,8 +361,19 @@ def recommend_account(
     return finish_account(prepared, config, shared_files)
 
 
+def _registry_of(registry: pd.DataFrame | None, account_id: int) -> pd.DataFrame | None:
+    """One account's rows of a registry frame (None stays None)."""
+    if registry is None:
+        return None
+    return registry[registry[S.ACCOUNT_ID] == int(account_id)].reset_index(drop=True)
+
+
 def recommend_accounts(
-    sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config
+    sessions: pd.DataFrame,
+    items: pd.DataFrame,
+    fired: pd.DataFrame,
+    config: Config,
+    registry: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[AccountResult]]:
     """The nightly job's per-account flow in this process, over every account of the frames.
 
@@ -359,7 +389,7 @@ def recommend_accounts(
     prepared = []
     for a in accounts:
         prepared.append(prepare_account(a, sessions[sessions[S.ACCOUNT_ID] == a], items[items[S.ACCOUNT_ID] == a],
-                                        fired[fired[S.ACCOUNT_ID] == a], config))
+                                        fired[fired[S.ACCOUNT_ID] == a], config, _registry_of(registry, a)))
     cap = config.shared_max_lists
     sample = merge_samples([sample_lists(p.lists, cap, config.seed) for p in prepared], cap)
     shared = train_shared_model(sample, config)

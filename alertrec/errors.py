@@ -34,3 +34,7 @@ class OutputError(AlertrecError):
 
 class PublishError(OutputError):
     """The publish protocol could not complete; the day is not published."""
+
+
+class RegistryError(OutputError):
+    """The query registry under the output root is unreadable, or a run would change a registered id."""

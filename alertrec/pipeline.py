@@ -9,6 +9,7 @@ only the accounting, the per-account summaries and the shared model's sample.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
@@ -17,23 +18,28 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 
 from alertrec import schema as S
 from alertrec.account import merge_samples, train_shared_model
 from alertrec.config import Config
 from alertrec.engines import AccountTask, StagingArea, finish_task, prepare_task, result_path, run_local
+from alertrec.engines.staging import registry_path
 from alertrec.engines.tasks import check_size
 from alertrec.errors import AlertrecError
 from alertrec.io.engine_errors import one_line, translated_engine_errors
 from alertrec.io.inputs import read_inputs
+from alertrec.io.lock import LockOwner
 from alertrec.io.publish import publish_day, write_json
+from alertrec.io.registry import RegistryRead, read_registry, write_registry
 from alertrec.io.spark import build_spark
 from alertrec.io.storage import Storage, storage_for
 from alertrec.monitor import PeakMemory, Timer
 from alertrec.parallel import available_cores
 from alertrec.report import reconcile
 from alertrec.stages.extract import stage_extraction
+from alertrec.stages.normalize.registry import empty_registry
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +101,9 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                                           if rows_read else True)
             report["rows"] = reconcile(staged.accounting, _rows_read(inputs))
             with timer.step("plan"):
-                tasks = _plan(staging, config)
+                registry = read_registry(storage)
+                report["registry"] = registry.report()
+                tasks = _plan(staging, config, _stage_registry(staging, registry))
             report["accounts"] = {"count": len(tasks), "largest_rows": max((t.rows for t in tasks), default=0)}
             engine = _Engine(config, spark)
             with timer.step("prepare"):
@@ -113,6 +121,13 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             report["sessions"] = summary.pop("sessions")
             summary.setdefault("extract", {})["timings_s"] = staged.timings_s
             report["stages"] = summary
+            with timer.step("registry"):
+                entries = [p.pop("registry_entries") for p in prepared]
+                entries = [e for e in entries if e is not None and len(e)]
+                new_forms = pd.concat(entries, ignore_index=True) if entries else empty_registry()
+                report["registry"].update(
+                    write_registry(storage, new_forms, LockOwner.current(config.run_id))
+                )
             with timer.step("publish"):
                 result = publish_day(storage, _staged_results(staging, tasks), config.date, config.run_id)
             report["output"] = {"url": result.url, "files": list(result.files), "rows": result.rows}
@@ -218,17 +233,34 @@ def _rows_read(inputs: dict[str, Any]) -> dict[str, int] | None:
     return rows
 
 
-def _plan(staging: StagingArea, config: Config) -> list[AccountTask]:
+def _stage_registry(staging: StagingArea, registry: RegistryRead) -> set[int]:
+    """Stage each account's rows of the registry for its task; the accounts that have some."""
+    if registry.frame is None or registry.frame.empty:
+        return set()
+    import io
+
+    staged = set()
+    for account_id, rows in registry.frame.groupby(S.ACCOUNT_ID, sort=True):
+        buf = io.BytesIO()
+        rows.reset_index(drop=True).to_parquet(buf, index=False)
+        staging.put(registry_path(int(account_id)), buf.getvalue())
+        staged.add(int(account_id))
+    return staged
+
+
+def _plan(staging: StagingArea, config: Config, registered: set[int] | None = None) -> list[AccountTask]:
     """One task per staged account, biggest first; an account over the memory setting stops the run."""
     rows = staging.account_rows()
-    tasks = [AccountTask(a, sum(r.values()), staging.root, config) for a, r in rows.items()]
+    registered = registered or set()
+    tasks = [AccountTask(a, sum(r.values()), staging.root, config, registry_staged=a in registered)
+             for a, r in rows.items()]
     for task in tasks:
         check_size(task)
     return sorted(tasks, key=lambda t: (-t.rows, t.account_id))
 
 
 def _with_shared(task: AccountTask, shared_files: dict[str, bytes]) -> AccountTask:
-    return AccountTask(task.account_id, task.rows, task.staging, task.config, shared_files)
+    return dataclasses.replace(task, shared_files=shared_files)
 
 
 def _staged_results(staging: StagingArea, tasks: list[AccountTask]):  # noqa: ANN202 - iterator of tables

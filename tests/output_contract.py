@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,6 +49,7 @@ def check_recommendations(
     top_k: int,
     fired: Iterable[tuple[int, str]] | None = None,
     generated_at: dt.datetime | None = None,
+    link_threshold: float | None = 95.0,
 ) -> pd.DataFrame:
     """Assert every output rule of the contract on one day's rows; return them as pandas.
 
@@ -62,6 +64,9 @@ def check_recommendations(
         other definition may.
     generated_at : datetime, optional
         The run's time stamp, when known.
+    link_threshold : float, optional
+        The run's ``query_link_threshold`` (the default's 95): no list holds two query rows whose labels'
+        canonical forms are linked (one row per query in a list).
     """
     # exact schema: names, order and Arrow types
     assert table.schema.names == list(S.RECOMMENDATION_COLUMNS), table.schema.names
@@ -92,6 +97,15 @@ def check_recommendations(
     dashboards = df[df[S.ITEM_TYPE] == S.ITEM_DASHBOARD]
     queries = df[df[S.ITEM_TYPE] == S.ITEM_QUERY]
     assert not queries[S.ITEM_ID].isin(dashboards[S.ITEM_ID]).any(), "query and dashboard ids collide"
+    if link_threshold is not None:
+        from alertrec.stages.normalize import canonical_query
+        from alertrec.stages.normalize.linking import matches
+
+        for (account, alert), group in queries.groupby(key, sort=False):
+            forms = [canonical_query(label, None) for label in group[S.ITEM_LABEL]]
+            scores = matches(forms, forms, link_threshold)
+            np.fill_diagonal(scores, 0)
+            assert not scores.any(), f"{account}/{alert}: two rows of one linked query {group[S.ITEM_ID].tolist()}"
     if fired is not None:
         expected = {(int(a), str(b)) for a, b in fired}
         got = set(map(tuple, df[key].drop_duplicates().itertuples(index=False, name=None)))

@@ -174,6 +174,11 @@ def prepared_path(account_id: int) -> str:
     return f"prepared/{S.ACCOUNT_ID}={int(account_id)}.pkl"
 
 
+def registry_path(account_id: int) -> str:
+    """An account's rows of the query registry read at the start of the run (Parquet)."""
+    return f"registry/{S.ACCOUNT_ID}={int(account_id)}.parquet"
+
+
 def result_path(account_id: int) -> str:
     """An account's recommendations, Parquet with the contract's schema."""
     return f"results/{S.ACCOUNT_ID}={int(account_id)}.parquet"

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from alertrec import schema as S
 from alertrec.account import finish_account, prepare_account, sample_lists
 from alertrec.config import Config
-from alertrec.engines.staging import StagingArea, prepared_path, result_path
+from alertrec.engines.staging import StagingArea, prepared_path, registry_path, result_path
 from alertrec.errors import AlertrecError
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class AccountTask:
     config : Config
     shared_files : dict
         The shared model (second half only).
+    registry_staged : bool
+        The account's rows of the query registry are staged at ``registry_path`` (the
+        registry read at the start of the run holds forms of this account).
     """
 
     account_id: int
@@ -55,6 +58,7 @@ class AccountTask:
     staging: str
     config: Config
     shared_files: dict[str, bytes] = field(default_factory=dict)
+    registry_staged: bool = False
 
 
 def task_key(task: AccountTask) -> str:
@@ -78,19 +82,27 @@ def prepare_task(task: AccountTask) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``account_id``, ``counts``, ``timings_s`` and ``sample`` (the account's bottom-k
-        sample of training lists for the shared model, or None).
+        ``account_id``, ``counts``, ``timings_s``, ``sample`` (the account's bottom-k
+        sample of training lists for the shared model, or None) and ``registry_entries``
+        (its new canonical query forms, for the registry).
     """
     t0 = time.perf_counter()
     check_size(task)
     area = StagingArea(task.staging)
     frames = area.read_account(task.account_id)
+    registry = None
+    if task.registry_staged:
+        from alertrec.stages.normalize.registry import validate_registry
+
+        registry = validate_registry(pq.read_table(pa.BufferReader(area.get(registry_path(task.account_id)))).to_pandas())
     t_read = time.perf_counter() - t0
-    prepared = prepare_account(task.account_id, frames["sessions"], frames["items"], frames["fired"], task.config)
+    prepared = prepare_account(task.account_id, frames["sessions"], frames["items"], frames["fired"], task.config,
+                               registry)
     sample = sample_lists(prepared.lists, task.config.shared_max_lists, task.config.seed)
     area.put_object(prepared_path(task.account_id), prepared)
     timings = {"read": t_read, **prepared.timings_s}
-    return {"account_id": task.account_id, "counts": prepared.counts, "timings_s": timings, "sample": sample}
+    return {"account_id": task.account_id, "counts": prepared.counts, "timings_s": timings, "sample": sample,
+            "registry_entries": prepared.registry_entries}
 
 
 def finish_task(task: AccountTask) -> dict[str, Any]:

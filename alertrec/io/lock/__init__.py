@@ -73,6 +73,7 @@ __all__ = [
     "LockLostError",
     "LockOwner",
     "S3Lock",
+    "lock_at",
     "lock_for",
     "lock_path",
 ]
@@ -93,12 +94,29 @@ def lock_for(
     OutputError
         For a storage that has no lock implementation.
     """
-    rel = lock_path(day)
+    return lock_at(storage, lock_path(day), owner, ttl_s=ttl_s, heartbeat_s=heartbeat_s)
+
+
+def lock_at(
+    storage: Storage,
+    rel: str,
+    owner: LockOwner,
+    *,
+    ttl_s: float = DEFAULT_TTL_S,
+    heartbeat_s: float | None = None,
+) -> DayLock:
+    """A lock at ``rel`` under the output root (the day's lock, the query registry's lock).
+
+    Raises
+    ------
+    OutputError
+        For a storage that has no lock implementation.
+    """
     if isinstance(storage, LocalStorage):
         return LocalLock(storage.root.joinpath(*rel.split("/")), owner, ttl_s=ttl_s)
     if isinstance(storage, S3Storage):
         return S3Lock(storage, rel, owner, ttl_s=ttl_s, heartbeat_s=heartbeat_s)
     inner = getattr(storage, "inner", None)
     if isinstance(inner, Storage):  # a wrapper (tests, LockedStorage)
-        return lock_for(inner, day, owner, ttl_s=ttl_s, heartbeat_s=heartbeat_s)
+        return lock_at(inner, rel, owner, ttl_s=ttl_s, heartbeat_s=heartbeat_s)
     raise OutputError(f"no lock available for {storage!r}; run with --no-lock")

@@ -116,11 +116,9 @@ cached across texts); :func:`normalize_items` canonicalizes each distinct
 
 from __future__ import annotations
 
-from __future__ import annotations
-
 import logging
 
-from alertrec.stages.normalize.canonical import canonical_query, query_item_id
+from alertrec.stages.normalize.canonical import canonical_query, query_item_id, query_text_item_id
 from alertrec.stages.normalize.frame import normalize_items
 from alertrec.stages.normalize.linking import link_near_duplicates
 from alertrec.stages.normalize.literals import (
@@ -140,14 +138,29 @@ from alertrec.stages.normalize.literals import (
     _mask_value,
 )
 from alertrec.stages.normalize.lucene import _render_plain_term
+from alertrec.stages.normalize.registry import (
+    QueryRegistry,
+    assign_query_ids,
+    empty_registry,
+    merge_registry,
+    new_registry_entries,
+    validate_registry,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "canonical_query",
     "query_item_id",
+    "query_text_item_id",
     "normalize_items",
     "link_near_duplicates",
+    "QueryRegistry",
+    "assign_query_ids",
+    "empty_registry",
+    "merge_registry",
+    "new_registry_entries",
+    "validate_registry",
     "P_ID",
     "P_UUID",
     "P_TS",

@@ -11,7 +11,7 @@ from alertrec.stages.normalize.lucene import _lucene_canonical
 
 log = logging.getLogger(__name__)
 
-__all__ = ["canonical_query", "query_item_id"]
+__all__ = ["canonical_query", "query_item_id", "query_text_item_id"]
 
 
 def canonical_query(text: str, language: str | None) -> str:
@@ -85,3 +85,29 @@ def query_item_id(canonical: str) -> str:
     'q_eb7c7d0358fe27e9'
     """
     return "q_" + hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def query_text_item_id(text: str, language: str | None) -> str:
+    """The ``item_id`` a raw query text gets, without the registry: ``query_item_id(canonical_query(text, language))``.
+
+    Parameters
+    ----------
+    text : str
+        A raw query text, as in ``query.text`` of a ``query_run`` payload.
+    language : str or None
+        ``lucene``, ``dql`` or ``sql`` (``None`` guesses; see :func:`canonical_query`).
+
+    Returns
+    -------
+    str
+        ``q_`` + 16 hex digits. A query whose canonical form was linked to a
+        near-duplicate that was registered earlier is published under that
+        older id instead; :meth:`alertrec.stages.normalize.registry.QueryRegistry.lookup`
+        gives the published one. Never raises.
+
+    Examples
+    --------
+    >>> query_text_item_id("level:warn", "lucene")
+    'q_eb7c7d0358fe27e9'
+    """
+    return query_item_id(canonical_query(text, language))

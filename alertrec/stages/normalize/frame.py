@@ -10,13 +10,19 @@ import pandas as pd
 from alertrec import schema as S
 from alertrec.stages.normalize.canonical import canonical_query, query_item_id
 from alertrec.stages.normalize.linking import link_near_duplicates
+from alertrec.stages.normalize.registry import QueryRegistry, assign_query_ids
 
 log = logging.getLogger(__name__)
 
 __all__ = ["normalize_items"]
 
 
-def normalize_items(items: pd.DataFrame, link_threshold: float | None = None) -> pd.DataFrame:
+def normalize_items(
+    items: pd.DataFrame,
+    link_threshold: float | None = None,
+    registry: pd.DataFrame | QueryRegistry | None = None,
+    day: str | None = None,
+) -> pd.DataFrame:
     """Give every session item its identity and a label a person can click.
 
     Implements the contract rule that query texts differing only in literal
@@ -33,6 +39,15 @@ def normalize_items(items: pd.DataFrame, link_threshold: float | None = None) ->
     link_threshold : float, optional
         When given, near-duplicate canonical forms of one account (rapidfuzz
         ``ratio`` >= this) share one ``item_id`` (:func:`link_near_duplicates`).
+    registry : pandas.DataFrame or QueryRegistry, optional
+        The query registry read at the start of the run
+        (:mod:`alertrec.stages.normalize.registry`): registered forms keep
+        their ids, new forms linked to registered ones take their ids. ``None``:
+        ids as without a registry (the forms in ``items`` alone decide).
+        Not modified; :func:`new_registry_entries` gives the forms to add.
+    day : str, optional
+        The run's day ``YYYY-MM-DD``; only logged (``new_registry_entries``
+        stamps the new forms with it).
 
     Returns
     -------
@@ -40,7 +55,8 @@ def normalize_items(items: pd.DataFrame, link_threshold: float | None = None) ->
         A new frame: every input column and row, in the input order, plus
 
         * ``item_id``: dashboards: ``item_key``; queries:
-          :func:`query_item_id` of the canonical form. Null for a row
+          :func:`query_item_id` of the canonical form, or the registered /
+          linked id (see ``registry``). Null for a row
           without a key (a null or blank dashboard id or query text): such a
           row is not an item.
         * ``canonical``: the canonical query (null for dashboards).
@@ -81,7 +97,15 @@ def normalize_items(items: pd.DataFrame, link_threshold: float | None = None) ->
         ids_u = np.array([ids_by_canon[c] for c in canon_u], dtype=object)
         canonical[is_query] = canon_u[codes]
         item_id[is_query] = ids_u[codes]
-        if link_threshold is not None:
+        if registry is not None:
+            accounts = out[S.ACCOUNT_ID].to_numpy()[is_query]
+            pairs = pd.DataFrame({S.ACCOUNT_ID: accounts, S.CANONICAL: canonical[is_query]}).drop_duplicates()
+            ids = assign_query_ids(pairs, registry, link_threshold)
+            item_id[is_query] = np.array(
+                [ids[(int(a), c)] for a, c in zip(accounts, canonical[is_query])], dtype=object
+            )
+            log.debug("normalize: ids of %s from a registry of %d forms", day or "the run", len(registry))
+        elif link_threshold is not None:
             accounts = out[S.ACCOUNT_ID].to_numpy()[is_query]
             pairs = pd.DataFrame({S.ACCOUNT_ID: accounts, S.CANONICAL: canonical[is_query]}).drop_duplicates()
             links = link_near_duplicates(pairs, link_threshold)

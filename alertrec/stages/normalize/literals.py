@@ -7,9 +7,9 @@ package docstring (:mod:`alertrec.stages.normalize`) for the rules.
 
 from __future__ import annotations
 
-import logging
 import functools
 import ipaddress
+import logging
 import re
 
 log = logging.getLogger(__name__)

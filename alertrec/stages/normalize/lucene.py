@@ -8,8 +8,8 @@ the OR-joined alternatives too. See :mod:`alertrec.stages.normalize`.
 
 from __future__ import annotations
 
-import logging
 import functools
+import logging
 import re
 
 from alertrec.stages.normalize.boolean import _frame_chains, _join_chains, _unique_chains
