@@ -39,7 +39,7 @@ from alertrec.monitor import PeakMemory, Timer
 from alertrec.parallel import available_cores
 from alertrec.report import reconcile
 from alertrec.stages.extract import stage_extraction
-from alertrec.stages.normalize.registry import empty_registry
+from alertrec.stages.normalize.registry import append_entries, empty_registry, validate_registry
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                                           if rows_read else True)
             report["rows"] = reconcile(staged.accounting, _rows_read(inputs))
             with timer.step("plan"):
-                registry = read_registry(storage)
+                registry = read_registry(storage, validate_registry)
                 report["registry"] = registry.report()
                 tasks = _plan(staging, config, _stage_registry(staging, registry))
             report["accounts"] = {"count": len(tasks), "largest_rows": max((t.rows for t in tasks), default=0)}
@@ -125,9 +125,10 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                 entries = [p.pop("registry_entries") for p in prepared]
                 entries = [e for e in entries if e is not None and len(e)]
                 new_forms = pd.concat(entries, ignore_index=True) if entries else empty_registry()
-                report["registry"].update(
-                    write_registry(storage, new_forms, LockOwner.current(config.run_id))
-                )
+                report["registry"].update(write_registry(
+                    storage, lambda newest: append_entries(newest, new_forms), validate_registry,
+                    LockOwner.current(config.run_id),
+                ))
             with timer.step("publish"):
                 result = publish_day(storage, _staged_results(staging, tasks), config.date, config.run_id)
             report["output"] = {"url": result.url, "files": list(result.files), "rows": result.rows}

@@ -96,6 +96,7 @@ ITEM_KEY = "item_key"  # dashboard id, or the raw query text
 ITEM_TITLE = "item_title"  # dashboard title (null for queries)
 QUERY_LANGUAGE = "query_language"  # lucene | dql | sql (null for dashboards)
 CANONICAL = "canonical"  # canonical query form (null for dashboards)
+FIRST_SEEN = "first_seen"  # query registry: the day (YYYY-MM-DD) of the run that registered a form
 
 # the item's payload fields, taken from the one parse of the payload in Spark SQL
 # (sql/actions_events.sql) and turned into tidy columns by the explode stage
@@ -212,3 +213,6 @@ ALERT_REASONS = {
     R_FIRED_IN_LOOKBACK: USED,
     R_FIRED_IN_WINDOW: USED,
 }
+
+#: the query registry's columns (ROOT/registry/queries/, alertrec/stages/normalize/registry.py)
+REGISTRY_COLUMNS = (ACCOUNT_ID, CANONICAL, ITEM_ID, FIRST_SEEN)

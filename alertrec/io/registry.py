@@ -1,7 +1,8 @@
 """Where the query registry lives: versioned Parquet files under the output root.
 
-The registry itself (rules, frame, merge) is pure and lives in
-:mod:`alertrec.stages.normalize.registry`; this module only reads and writes it.
+The registry itself (rules, frame, validation, merge) is pure and lives in
+:mod:`alertrec.stages.normalize.registry`; this module only reads and writes it, and takes
+the validation and the merge as functions (the I/O layer does not import the stages).
 
 Layout: ``ROOT/registry/queries/v-NNNNNNNN.parquet``. Each version is the whole
 registry (columns ``account_id, canonical, item_id, first_seen``), a superset of
@@ -20,6 +21,7 @@ import io
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -31,7 +33,6 @@ from alertrec.errors import RegistryError
 from alertrec.io.lock import LockHeldError, LockOwner, lock_at
 from alertrec.io.lock.base import LOCKS_DIR
 from alertrec.io.storage import Storage
-from alertrec.stages.normalize.registry import FIRST_SEEN, empty_registry, merge_registry, validate_registry
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ _ARROW = pa.schema(
         pa.field(S.ACCOUNT_ID, pa.int64(), nullable=False),
         pa.field(S.CANONICAL, pa.string(), nullable=False),
         pa.field(S.ITEM_ID, pa.string(), nullable=False),
-        pa.field(FIRST_SEEN, pa.string(), nullable=False),
+        pa.field(S.FIRST_SEEN, pa.string(), nullable=False),
     ]
 )
 
@@ -86,13 +87,20 @@ def _versions(storage: Storage) -> list[tuple[int, str]]:
     return sorted(out)
 
 
-def read_registry(storage: Storage) -> RegistryRead:
+Validate = Callable[[pd.DataFrame], pd.DataFrame]
+Combine = Callable[[pd.DataFrame | None], tuple[pd.DataFrame | None, dict]]
+
+
+def read_registry(storage: Storage, validate: Validate) -> RegistryRead:
     """The newest registry version under the output root.
 
     Parameters
     ----------
     storage : Storage
         The output root.
+    validate : callable
+        Checks a frame read and returns it conformed; raises :class:`RegistryError`
+        (:func:`alertrec.stages.normalize.registry.validate_registry`).
 
     Returns
     -------
@@ -113,7 +121,7 @@ def read_registry(storage: Storage) -> RegistryRead:
     url = storage.url(rel)
     try:
         table = pq.read_table(pa.BufferReader(storage.read_bytes(rel)))
-        frame = validate_registry(table.to_pandas())
+        frame = validate(table.to_pandas())
     except RegistryError as exc:
         raise RegistryError(f"the query registry {url} is corrupt: {exc}; restore it or delete "
                             f"{storage.url(REGISTRY_DIR)} to rebuild it") from None
@@ -127,20 +135,24 @@ def read_registry(storage: Storage) -> RegistryRead:
 
 def write_registry(
     storage: Storage,
-    new_entries: pd.DataFrame,
+    combine: Combine,
+    validate: Validate,
     owner: LockOwner,
     *,
     wait_s: float = 300.0,
 ) -> dict[str, object]:
-    """Append a run's new forms to the registry: the next version, under the registry's lock.
+    """Write the registry's next version under its lock: ``combine(newest) -> (frame, info)``.
 
     Parameters
     ----------
     storage : Storage
         The output root.
-    new_entries : pandas.DataFrame
-        ``account_id, canonical, item_id, first_seen`` of the forms the run registered
-        (:func:`~alertrec.stages.normalize.registry.new_registry_entries`).
+    combine : callable
+        Given the newest registry read under the lock (None: none yet), the registry to
+        write (None: nothing changes) and what to report
+        (:func:`alertrec.stages.normalize.registry.append_entries` with the run's new forms).
+    validate : callable
+        As for :func:`read_registry`.
     owner : LockOwner
         Names this run in the lock.
     wait_s : float
@@ -149,16 +161,14 @@ def write_registry(
     Returns
     -------
     dict
-        ``written_version`` (or the version left as it was), ``forms_added``,
-        ``forms_total`` and ``taken_by_another_run`` (new forms another run registered
-        first, meanwhile, with another id: the registered id stands).
+        ``combine``'s info plus ``written_version`` (the version written, or the newest one
+        left as it was).
 
     Raises
     ------
     RegistryError, OutputError
         The registry cannot be read or written; the day is then not published.
     """
-    new = validate_registry(new_entries) if len(new_entries) else empty_registry()
     lock = lock_at(storage, REGISTRY_LOCK, owner)
     deadline = time.monotonic() + wait_s
     while True:
@@ -171,20 +181,12 @@ def write_registry(
                                     f"than {wait_s:.0f} s by another run; rerun when it is done") from None
             time.sleep(1.0)
     try:
-        current = read_registry(storage)
-        base = current.frame if current.frame is not None else empty_registry()
-        if len(base) and len(new):
-            both = new.merge(base, on=[S.ACCOUNT_ID, S.CANONICAL], how="left", suffixes=("", "_registered"),
-                             indicator=True)
-            taken = int(((both["_merge"] == "both") & (both[S.ITEM_ID] != both[S.ITEM_ID + "_registered"])).sum())
-            new = new[(both["_merge"] == "left_only").to_numpy()]
-        else:
-            taken = 0
-        info: dict[str, object] = {"forms_added": int(len(new)), "taken_by_another_run": taken}
-        if not len(new) and current.frame is not None:
-            info.update(written_version=current.version, forms_total=int(len(base)))
+        current = read_registry(storage, validate)
+        merged, info = combine(current.frame)
+        info = dict(info)
+        if merged is None:
+            info["written_version"] = current.version
             return info
-        merged = merge_registry(base, new)
         number = current.version + 1
         rel = f"{REGISTRY_DIR}/v-{number:08d}.parquet"
         buf = io.BytesIO()
@@ -193,8 +195,8 @@ def write_registry(
         old = [r for _n, r in _versions(storage)[:-KEEP_VERSIONS]]
         if old:
             storage.delete(old)
-        log.info("query registry %s: %d forms (+%d)", storage.url(rel), len(merged), len(new))
-        info.update(written_version=number, forms_total=int(len(merged)))
+        log.info("query registry %s: %d forms", storage.url(rel), len(merged))
+        info["written_version"] = number
         return info
     finally:
         lock.release()

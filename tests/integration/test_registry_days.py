@@ -14,6 +14,7 @@ from alertrec.io.registry import REGISTRY_DIR, read_registry
 from alertrec.io.storage import storage_for
 from alertrec.pipeline import run_day
 from alertrec.stages.normalize import canonical_query
+from alertrec.stages.normalize.registry import validate_registry
 from tests.output_contract import check_recommendations
 
 pytestmark = pytest.mark.spark
@@ -107,7 +108,7 @@ def test_ids_hold_across_days_and_backfills(spark, world, tmp_path):
     runs, registries = {}, []
     for day in days:
         runs[day] = _run(spark, world, out, day)
-        registries.append(read_registry(storage).frame)
+        registries.append(read_registry(storage, validate_registry).frame)
     # the registry only grows: every form keeps its id and its first day
     for before, after in zip(registries, registries[1:]):
         merged = before.merge(after, on=[S.ACCOUNT_ID, S.CANONICAL], how="left", suffixes=("", "_after"))

@@ -8,9 +8,20 @@ import pytest
 from alertrec import schema as S
 from alertrec.errors import RegistryError
 from alertrec.io.lock import LockOwner
-from alertrec.io.registry import KEEP_VERSIONS, REGISTRY_DIR, read_registry, write_registry
+from alertrec.io import registry as io_registry
+from alertrec.io.registry import KEEP_VERSIONS, REGISTRY_DIR
 from alertrec.io.storage import storage_for
 from alertrec.stages.normalize.canonical import query_item_id
+from alertrec.stages.normalize.registry import append_entries, validate_registry
+
+
+def read_registry(storage):
+    return io_registry.read_registry(storage, validate_registry)
+
+
+def write_registry(storage, entries, owner):
+    """As the pipeline writes: the run's new forms appended to the newest version, under the lock."""
+    return io_registry.write_registry(storage, lambda newest: append_entries(newest, entries), validate_registry, owner)
 
 
 def _entries(*forms, account=1, day="2026-02-01", ids=None):
@@ -30,7 +41,7 @@ def _roundtrip(storage):
     first = read_registry(storage)
     assert first.frame is None and first.report()["status"] == "rebuilt"
     info = write_registry(storage, _entries("a = <NUM>", "b = <STR>"), _owner())
-    assert info == {"forms_added": 2, "taken_by_another_run": 0, "written_version": 1, "forms_total": 2}
+    assert info == {"forms_added": 2, "taken_by_another_run": 0, "written_version": 1, "forms_total": 2}, info
     got = read_registry(storage)
     assert got.version == 1 and sorted(got.frame[S.CANONICAL]) == ["a = <NUM>", "b = <STR>"]
     # a later run adds one form; the registered ones stay as they are

@@ -54,13 +54,14 @@ __all__ = [
     "QueryRegistry",
     "assign_query_ids",
     "empty_registry",
+    "append_entries",
     "merge_registry",
     "new_registry_entries",
     "validate_registry",
 ]
 
-FIRST_SEEN = "first_seen"
-REGISTRY_COLUMNS = (S.ACCOUNT_ID, S.CANONICAL, S.ITEM_ID, FIRST_SEEN)
+FIRST_SEEN = S.FIRST_SEEN
+REGISTRY_COLUMNS = S.REGISTRY_COLUMNS
 _DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ID_RE = re.compile(r"q_[0-9a-f]{16}")
 
@@ -287,6 +288,40 @@ def merge_registry(registry: pd.DataFrame | QueryRegistry | None, new_entries: p
     )] if len(reg) and len(new) else new
     merged = pd.concat([reg, fresh], ignore_index=True) if len(fresh) else reg
     return validate_registry(merged)
+
+
+def append_entries(current: pd.DataFrame | None, new_entries: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[str, int]]:
+    """The next registry version: ``current`` plus the forms of ``new_entries`` it lacks.
+
+    Run under the registry's lock on the newest version (which another run, of another day,
+    may have written since this run read it): a form that run registered meanwhile keeps
+    the id it registered, and is counted.
+
+    Parameters
+    ----------
+    current : pandas.DataFrame or None
+        The newest registry (None: there is none yet).
+    new_entries : pandas.DataFrame
+        This run's new forms (:func:`new_registry_entries`).
+
+    Returns
+    -------
+    (pandas.DataFrame or None, dict)
+        The registry to write (None when nothing changes), and ``forms_added``,
+        ``taken_by_another_run``, ``forms_total``.
+    """
+    base = validate_registry(current) if current is not None else empty_registry()
+    new = validate_registry(new_entries) if len(new_entries) else empty_registry()
+    taken = 0
+    if len(base) and len(new):
+        both = new.merge(base, on=[S.ACCOUNT_ID, S.CANONICAL], how="left", suffixes=("", "_registered"), indicator=True)
+        taken = int(((both["_merge"] == "both") & (both[S.ITEM_ID] != both[S.ITEM_ID + "_registered"])).sum())
+        new = new[(both["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+    info = {"forms_added": int(len(new)), "taken_by_another_run": taken}
+    if not len(new) and current is not None:
+        return None, {**info, "forms_total": int(len(base))}
+    merged = merge_registry(base, new)
+    return merged, {**info, "forms_total": int(len(merged))}
 
 
 class QueryRegistry:
