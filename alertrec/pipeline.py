@@ -86,6 +86,9 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
     jobs = _SparkJobs()
     with PeakMemory() as peak:
         try:
+            with timer.step("registry_read"):  # before the heavy work: a corrupt registry fails fast
+                registry = read_registry(storage, validate_registry)
+                report["registry"] = registry.report()
             with timer.step("spark_start"):
                 spark = spark or build_spark(master=config.spark_master, driver_memory=config.spark_driver_memory)
             jobs.start(spark, config.run_id)
@@ -97,12 +100,9 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                 rows_read = _rows_read(inputs)
                 staged = stage_extraction(spark, alerts_df, actions_df, config, staging.root,
                                           sql_conf=_sql_conf(spark, rows_read),
-                                          materialize_events=sum((rows_read or {}).values()) > MATERIALIZE_ROWS
-                                          if rows_read else True)
+                                          materialize_events=_materialize_events(rows_read))
             report["rows"] = reconcile(staged.accounting, _rows_read(inputs))
             with timer.step("plan"):
-                registry = read_registry(storage, validate_registry)
-                report["registry"] = registry.report()
                 tasks = _plan(staging, config, _stage_registry(staging, registry))
             report["accounts"] = {"count": len(tasks), "largest_rows": max((t.rows for t in tasks), default=0)}
             engine = _Engine(config, spark)
@@ -203,6 +203,11 @@ def _staging_root(config: Config, spark: Any) -> str:
 
 #: above this many input rows the judged events are written once to staging (see stage_extraction)
 MATERIALIZE_ROWS = 200_000
+
+def _materialize_events(rows: dict[str, int] | None) -> bool:
+    """Write the judged events once (large windows, or an unknown size) or keep one plan (small ones)."""
+    return rows is None or sum(rows.values()) > MATERIALIZE_ROWS
+
 
 #: input rows per shuffle partition of a local run's extraction
 ROWS_PER_PARTITION = 250_000

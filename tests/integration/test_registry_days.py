@@ -150,3 +150,17 @@ def test_query_item_id_is_the_published_id_of_an_unlinked_query():
     text = "service:checkout AND status:503"
     assert alertrec.query_item_id(text, "lucene") == alertrec.query_item_id("status:503   AND service:checkout", "lucene")
     assert canonical_query(text, "lucene")
+
+
+def test_a_corrupt_registry_fails_the_run_before_any_spark_work(tmp_path):
+    from alertrec.errors import RegistryError
+    from tests.conftest import FIXTURE_DAY, FIXTURES
+
+    out = tmp_path / "out"
+    (out / REGISTRY_DIR).mkdir(parents=True)
+    (out / REGISTRY_DIR / "v-00000003.parquet").write_bytes(b"not parquet")
+    config = Config(input_root=str(FIXTURES), output_root=str(out), date=FIXTURE_DAY, run_id="corrupt-registry")
+    with pytest.raises(RegistryError) as exc:
+        run_day(config, spark=object())  # never used: the run stops before Spark
+    assert "v-00000003.parquet" in str(exc.value) and "\n" not in str(exc.value)
+    assert not (out / S.RECOMMENDATIONS_DIR).exists()
