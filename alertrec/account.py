@@ -52,6 +52,8 @@ __all__ = [
     "train_shared_model",
     "finish_account",
     "recommend_account",
+    "prepare_accounts",
+    "finish_accounts",
     "recommend_accounts",
 ]
 
@@ -368,6 +370,71 @@ def _registry_of(registry: pd.DataFrame | None, account_id: int) -> pd.DataFrame
     return registry[registry[S.ACCOUNT_ID] == int(account_id)].reset_index(drop=True)
 
 
+def prepare_accounts(
+    sessions: pd.DataFrame,
+    items: pd.DataFrame,
+    fired: pd.DataFrame,
+    config: Config,
+    registry: pd.DataFrame | None = None,
+) -> list[PreparedAccount]:
+    """:func:`prepare_account` for every account of the frames, in account order, in this process.
+
+    Parameters
+    ----------
+    sessions, items, fired : pandas.DataFrame
+        The extraction's frames (any accounts).
+    config : Config
+    registry : pandas.DataFrame, optional
+        The query registry (any accounts' rows).
+
+    Returns
+    -------
+    list of PreparedAccount
+        One per account that has sessions or fired definitions, by account id.
+    """
+    accounts = sorted(set(sessions[S.ACCOUNT_ID].astype("int64")) | set(fired[S.ACCOUNT_ID].astype("int64")))
+    s_by = dict(iter(sessions.groupby(S.ACCOUNT_ID, sort=False)))
+    i_by = dict(iter(items.groupby(S.ACCOUNT_ID, sort=False)))
+    f_by = dict(iter(fired.groupby(S.ACCOUNT_ID, sort=False)))
+    return [
+        prepare_account(a, s_by.get(a, sessions.iloc[:0]), i_by.get(a, items.iloc[:0]), f_by.get(a, fired.iloc[:0]),
+                        config, _registry_of(registry, a))
+        for a in accounts
+    ]
+
+
+def finish_accounts(prepared: list[PreparedAccount], config: Config) -> tuple[pd.DataFrame, list[AccountResult]]:
+    """The shared model on the merged samples of ``prepared``, then :func:`finish_account` for each.
+
+    Parameters
+    ----------
+    prepared : list of PreparedAccount
+        From :func:`prepare_accounts`. Only the training lists depend on ``config.ranker``
+        (the yardstick ignores them), so accounts prepared for the learned ranker can be
+        finished with either ranker.
+    config : Config
+
+    Returns
+    -------
+    (pandas.DataFrame, list of AccountResult)
+        All recommendations (sorted by account, alert, rank) and the per-account results.
+    """
+    cap = config.shared_max_lists
+    sample = merge_samples([sample_lists(p.lists, cap, config.seed) for p in prepared], cap)
+    shared = train_shared_model(sample, config)
+    results = [finish_account(p, config, shared) for p in prepared]
+    parts = [r.recommendations for r in results if len(r.recommendations)]
+    if parts:
+        recs = pd.concat(parts, ignore_index=True)
+    elif results:
+        recs = results[0].recommendations
+    else:
+        from alertrec.stages.rank import empty_recommendations
+
+        recs = empty_recommendations()
+    return recs, results
+
+
 def recommend_accounts(
     sessions: pd.DataFrame,
     items: pd.DataFrame,
@@ -378,27 +445,12 @@ def recommend_accounts(
     """The nightly job's per-account flow in this process, over every account of the frames.
 
     For notebooks, the evaluation and tests on small windows: the same functions the
-    engines run, in the same order, so the result is the published day's.
+    engines run, in the same order, so the result is the published day's
+    (:func:`prepare_accounts`, then :func:`finish_accounts`).
 
     Returns
     -------
     (pandas.DataFrame, list of AccountResult)
         All recommendations (sorted by account, alert, rank) and the per-account results.
     """
-    accounts = sorted(set(sessions[S.ACCOUNT_ID].astype("int64")) | set(fired[S.ACCOUNT_ID].astype("int64")))
-    prepared = []
-    for a in accounts:
-        prepared.append(prepare_account(a, sessions[sessions[S.ACCOUNT_ID] == a], items[items[S.ACCOUNT_ID] == a],
-                                        fired[fired[S.ACCOUNT_ID] == a], config, _registry_of(registry, a)))
-    cap = config.shared_max_lists
-    sample = merge_samples([sample_lists(p.lists, cap, config.seed) for p in prepared], cap)
-    shared = train_shared_model(sample, config)
-    results = [finish_account(p, config, shared) for p in prepared]
-    parts = [r.recommendations for r in results if len(r.recommendations)]
-    recs = pd.concat(parts, ignore_index=True) if parts else results[0].recommendations if results else None
-    if recs is None:
-        from alertrec.stages.rank import empty_recommendations
-
-        recs = empty_recommendations()
-    return recs, results
-
+    return finish_accounts(prepare_accounts(sessions, items, fired, config, registry), config)

@@ -44,7 +44,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import hashlib
-import inspect
 import io
 import logging
 import time
@@ -58,8 +57,6 @@ from alertrec import schema as S
 from alertrec.config import Config, parse_date
 from alertrec.errors import ConfigError
 from alertrec.monitor import PeakMemory
-from alertrec.account import cluster_params
-from alertrec.stages.cluster import Clusters, cluster_sessions
 from alertrec.stages.rank import Ranker, empty_recommendations, finish_recommendations
 
 log = logging.getLogger(__name__)
@@ -231,9 +228,6 @@ class EvalSettings:
         Share of each day's definitions held out for the cold-start subset (0: none).
     seconds_per_item : float
         The MTTR estimate's time per opened recommendation.
-    clusters : bool
-        Cluster each day's history (``alertrec.stages.cluster``, serially) and hand the
-        clusters to the rankers whose ``fit`` takes them, as the nightly job does.
     spark_master, spark_driver_memory : str
         Local Spark settings.
     """
@@ -247,7 +241,6 @@ class EvalSettings:
     seed: int = 0
     cold_start_share: float = 0.2
     seconds_per_item: float = 60.0
-    clusters: bool = True
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
 
@@ -273,19 +266,19 @@ class EvalSettings:
         )
 
 
-def default_rankers() -> dict[str, Callable[[], Ranker]]:
-    """``mxnet``, ``popularity`` and ``random``: name -> factory of a fresh ranker."""
-    from alertrec.mxnet_ranker import MXNetRanker
-    from alertrec.stages.rank import PopularityRanker
+RankerSpec = str | Callable[[], Ranker]
 
-    return {"mxnet": MXNetRanker, "popularity": PopularityRanker, "random": RandomRanker}
+
+def default_rankers() -> dict[str, RankerSpec]:
+    """``mxnet``, ``popularity`` (the nightly job's flow with that ``--ranker``) and ``random`` (a floor)."""
+    return {"mxnet": "mxnet", "popularity": "popularity", "random": RandomRanker}
 
 
 # ---------------------------------------------------------------------------
 # the evaluation
 # ---------------------------------------------------------------------------
 def evaluate(settings: EvalSettings, spark: Any = None,
-             rankers: Mapping[str, Callable[[], Ranker]] | None = None, write: bool = True) -> dict[str, Any]:
+             rankers: Mapping[str, RankerSpec] | None = None, write: bool = True) -> dict[str, Any]:
     """Read the span once, evaluate every ranker day by day, write JSON + PNG.
 
     Parameters
@@ -294,7 +287,7 @@ def evaluate(settings: EvalSettings, spark: Any = None,
     spark : pyspark.sql.SparkSession, optional
         Built from the settings when not given.
     rankers : mapping, optional
-        Name -> factory; :func:`default_rankers` by default.
+        Name -> ranker spec (see :func:`evaluate_frames`); :func:`default_rankers` by default.
     write : bool
         Write ``evaluations/<D>/evaluation.json`` and ``.png`` under ``output_root``.
 
@@ -306,8 +299,6 @@ def evaluate(settings: EvalSettings, spark: Any = None,
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
     from alertrec.stages.extract import extract_sessions
-    from alertrec.stages.explode import explode_items
-    from alertrec.stages.normalize import normalize_items
 
     config = settings.base_config()
     t0 = time.perf_counter()
@@ -315,10 +306,8 @@ def evaluate(settings: EvalSettings, spark: Any = None,
         spark = spark or build_spark(master=settings.spark_master, driver_memory=settings.spark_driver_memory)
         alerts_df, actions_df, _ = read_inputs(spark, config)
         extraction = extract_sessions(spark, alerts_df, actions_df, config)
-        # the nightly job's explode and query linking (alertrec.account.prepare_account)
-        items = normalize_items(explode_items(extraction.items)[0], link_threshold=config.query_link_threshold)
         t_extract = time.perf_counter() - t0
-        report = evaluate_frames(extraction.sessions, items, settings, rankers or default_rankers())
+        report = evaluate_frames(extraction.sessions, extraction.items, settings, rankers or default_rankers())
     report["timings_s"]["extract"] = round(t_extract, 2)
     report["peak_memory_bytes"] = peak.peak_bytes
     if write:
@@ -327,70 +316,116 @@ def evaluate(settings: EvalSettings, spark: Any = None,
 
 
 def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalSettings,
-                    rankers: Mapping[str, Callable[[], Ranker]]) -> dict[str, Any]:
-    """The evaluation proper, on extracted sessions and normalized items (no I/O).
+                    rankers: Mapping[str, RankerSpec]) -> dict[str, Any]:
+    """The evaluation proper, on the extraction's sessions and items (no I/O).
+
+    Each day, every ranker named by a string runs the nightly job's per-account flow
+    (:func:`alertrec.account.prepare_accounts` then :func:`~alertrec.account.finish_accounts`:
+    explode, normalize with query linking, cluster with the job's settings, features, the
+    shared and per-account models, scores, the one-row-per-query rule) on the day's
+    history, with ``Config.ranker`` set to that string: it measures what the job
+    publishes. The accounts are prepared once per day (and once more without the held-out
+    definitions) and finished per ranker. A ranker given as a factory (a custom
+    :class:`~alertrec.stages.rank.Ranker`, e.g. :class:`RandomRanker`) is fitted on the
+    day's sessions and normalized items instead.
+
+    Query ids: the whole span is exploded and normalized once and its canonical forms
+    become the day's query registry, so a query has one id in every day's lists and in
+    the held-out sessions (the nightly job keeps ids across days the same way).
 
     Parameters
     ----------
     sessions, items : pandas.DataFrame
-        The extraction's sessions and the normalized items of the whole span.
+        The extraction's sessions and items (before explode) of the whole span.
     settings : EvalSettings
     rankers : mapping
-        Name -> factory of a fresh :class:`~alertrec.stages.rank.Ranker`.
+        Name -> ``"mxnet"`` / ``"popularity"`` (the nightly flow) or a factory of a fresh
+        :class:`~alertrec.stages.rank.Ranker`.
 
     Returns
     -------
     dict
         ``settings``, ``days``, ``counts`` per day, ``rankers``: per name ``all``,
         ``cold_start`` (natural), ``cold_start_held_out`` metric dicts and ``per_day``,
-        ``timings_s`` (fit/recommend per ranker).
+        ``timings_s`` (prepare, and fit+recommend per ranker).
     """
+    from alertrec.account import finish_accounts, prepare_accounts
+    from alertrec.stages.explode import explode_items
+    from alertrec.stages.normalize import normalize_items
+    from alertrec.stages.normalize.registry import empty_registry, new_registry_entries
+
+    if S.ITEM_ID in items.columns:
+        raise ValueError("evaluate_frames takes the extraction's items (before explode and normalize)")
     base = settings.base_config()
     generated_at = base.generated_at
     days = [settings.date - dt.timedelta(days=j) for j in range(settings.days, 0, -1)]
     sessions = sessions.sort_values([S.STARTED_AT, S.SESSION_ID], kind="mergesort").reset_index(drop=True)
+    t = time.perf_counter()
+    normalized = normalize_items(explode_items(items)[0], link_threshold=base.query_link_threshold)
+    registry = new_registry_entries(normalized, empty_registry(), days[0].isoformat())
+    t_normalize = time.perf_counter() - t
+    learned = any(spec == "mxnet" for spec in rankers.values())
     collected: dict[str, dict[str, list[pd.DataFrame]]] = {
         name: {"used": [], "cause": [], "cold_used": [], "cold_cause": [], "held_used": [], "held_cause": []}
         for name in rankers
     }
     coverage: dict[str, list[float]] = {name: [] for name in rankers}
     timings: dict[str, float] = {f"{name}_{what}": 0.0 for name in rankers for what in ("fit", "recommend")}
-    timings["clusters"] = 0.0
+    timings["normalize_span"] = t_normalize
+    timings["prepare"] = 0.0
     per_day_counts = []
     for day in days:
         d0 = pd.Timestamp(day, tz="UTC")
-        hist_s, hist_i = history_window(sessions, items, d0, settings.history_days)
+        hist_s, hist_raw = history_window(sessions, items, d0, settings.history_days)
+        hist_i = normalized[normalized[S.SESSION_ID].isin(hist_s[S.SESSION_ID]) & (normalized[S.TS] < d0)]
         test_s = sessions[(sessions[S.STARTED_AT] >= d0) & (sessions[S.STARTED_AT] < d0 + _DAY)]
-        test_i = items[items[S.SESSION_ID].isin(test_s[S.SESSION_ID]) & items[S.ITEM_ID].notna()]
+        test_i = normalized[normalized[S.SESSION_ID].isin(test_s[S.SESSION_ID]) & normalized[S.ITEM_ID].notna()]
         test_s = test_s[test_s[S.SESSION_ID].isin(test_i[S.SESSION_ID])]
         if test_s.empty:
             per_day_counts.append({"day": day.isoformat(), "sessions": 0})
             continue
         used, cause = _relevance(test_s, test_i)
         targets = _targets(test_s)
-        fired = _fired(hist_s, d0, settings.history_days)
         known = set(hist_s[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None))
         cold = {key for key in targets[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None) if key not in known}
         held = _held_out(targets, known, settings.cold_start_share, settings.seed, day)
-        config = base.replace(date=day, history_days=settings.history_days, generated_at=generated_at, run_id="evaluate")
+        config = base.replace(date=day, history_days=settings.history_days, generated_at=generated_at,
+                              run_id="evaluate", ranker="mxnet" if learned else "popularity")
         catalog = hist_i[[S.ACCOUNT_ID, *ITEM]].drop_duplicates()
-        clusters = None
-        if settings.clusters:
-            t = time.perf_counter()
-            clusters = cluster_sessions(hist_s, hist_i, cluster_params(base))  # the job's cluster settings
-            timings["clusters"] += time.perf_counter() - t
         per_day_counts.append({
             "day": day.isoformat(), "sessions": int(len(test_s)), "resolved_with_cause": int(len(cause)),
             "definitions": int(len(targets)), "cold_start_definitions": len(cold), "held_out_definitions": len(held),
             "history_sessions": int(len(hist_s)),
         })
-        for name, factory in rankers.items():
+        fired = _fired_of(targets, test_s)
+        t = time.perf_counter()
+        prepared = prepare_accounts(hist_s, hist_raw, fired, config, registry)
+        held_prepared = None
+        if held:
+            keep = ~_keys_in(hist_s, held)
+            h_s = hist_s[keep]
+            held_prepared = prepare_accounts(h_s, hist_raw[hist_raw[S.SESSION_ID].isin(h_s[S.SESSION_ID])],
+                                             fired[_keys_in(fired, held)], config, registry)
+        timings["prepare"] += time.perf_counter() - t
+        for name, spec in rankers.items():
             t = time.perf_counter()
-            ranker = _fit(factory(), hist_s, hist_i, fired, config, clusters)
-            t1 = time.perf_counter()
-            recs = ranker.recommend(targets)
-            timings[f"{name}_fit"] += t1 - t
-            timings[f"{name}_recommend"] += time.perf_counter() - t1
+            if isinstance(spec, str):
+                recs, _ = finish_accounts(prepared, config.replace(ranker=spec))
+                h_recs = finish_accounts(held_prepared, config.replace(ranker=spec))[0] if held_prepared else None
+                timings[f"{name}_fit"] += time.perf_counter() - t
+            else:
+                ranker = spec().fit(hist_s, hist_i, _fired(hist_s, d0, settings.history_days), config)
+                t1 = time.perf_counter()
+                recs = ranker.recommend(targets)
+                timings[f"{name}_fit"] += t1 - t
+                timings[f"{name}_recommend"] += time.perf_counter() - t1
+                h_recs = None
+                if held:
+                    keep = ~_keys_in(hist_s, held)
+                    h_s = hist_s[keep]
+                    h_i = hist_i[hist_i[S.SESSION_ID].isin(h_s[S.SESSION_ID])]
+                    h_fired = _fired(h_s, d0, settings.history_days)
+                    h_recs = spec().fit(h_s, h_i, h_fired, config).recommend(targets[_keys_in(targets, held)])
             ranked_u = _per_session(recs, used)
             ranked_c = _per_session(recs, cause)
             collected[name]["used"].append(ranked_u.assign(day=day.isoformat()))
@@ -399,15 +434,7 @@ def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalS
                 collected[name]["cold_used"].append(_only(ranked_u, cold))
                 collected[name]["cold_cause"].append(_only(ranked_c, cold))
             coverage[name].append(catalog_coverage(recs, catalog, k=10))
-            if held:
-                keep = ~_keys_in(hist_s, held)
-                h_s = hist_s[keep]
-                h_i = hist_i[hist_i[S.SESSION_ID].isin(h_s[S.SESSION_ID])]
-                held_targets = targets[_keys_in(targets, held)]
-                t = time.perf_counter()
-                h_clusters = None if clusters is None else _without(clusters, held)
-                h_recs = _fit(factory(), h_s, h_i, fired[~_keys_in(fired, held)], config, h_clusters).recommend(held_targets)
-                timings[f"{name}_fit"] += time.perf_counter() - t
+            if h_recs is not None:
                 collected[name]["held_used"].append(_only(_per_session(h_recs, used), held))
                 collected[name]["held_cause"].append(_only(_per_session(h_recs, cause), held))
         log.info("evaluated %s: %d sessions, %d definitions", day, len(test_s), len(targets))
@@ -465,19 +492,6 @@ def history_window(sessions: pd.DataFrame, items: pd.DataFrame, d0: pd.Timestamp
         s.loc[open_at_edge, S.N_ITEMS] = s.loc[open_at_edge, S.SESSION_ID].map(i.groupby(S.SESSION_ID).size()).fillna(0).astype("int64")
     s = s.sort_values([S.ACCOUNT_ID, S.USER_ID, S.STARTED_AT, S.SESSION_ID], kind="mergesort").reset_index(drop=True)
     return s, i.reset_index(drop=True)
-
-
-def _fit(ranker: Ranker, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config,
-         clusters: Any) -> Ranker:
-    """``ranker.fit``, with the clusters when its ``fit`` takes them."""
-    if clusters is not None and "clusters" in inspect.signature(ranker.fit).parameters:
-        return ranker.fit(sessions, items, fired, config, clusters=clusters)
-    return ranker.fit(sessions, items, fired, config)
-
-
-def _without(clusters: Clusters, keys: set) -> Clusters:
-    """The clusters without the held-out definitions' sessions."""
-    return dataclasses.replace(clusters, assignments=clusters.assignments[~_keys_in(clusters.assignments, keys)])
 
 
 def _relevance(test_s: pd.DataFrame, test_i: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -550,6 +564,15 @@ def _fired(hist_s: pd.DataFrame, d0: pd.Timestamp, history_days: int) -> pd.Data
     out = grouped.agg(**{S.N_FIRINGS: (S.ALERT_EVENT_ID, "nunique"), S.LAST_FIRED_AT: (S.FIRED_AT, "max")}).reset_index()
     titles = s.drop_duplicates([S.ACCOUNT_ID, S.ALERT_ID], keep="last")[[S.ACCOUNT_ID, S.ALERT_ID, S.ALERT_TITLE]]
     out = out.merge(titles, on=[S.ACCOUNT_ID, S.ALERT_ID])
+    return out[list(S.FIRED_COLUMNS)].astype({S.N_FIRINGS: "int64"})
+
+
+def _fired_of(targets: pd.DataFrame, test_s: pd.DataFrame) -> pd.DataFrame:
+    """The day's definitions (:func:`_targets`) as the nightly job's ``fired`` frame: the
+    definitions the lists are for, with their firings on the day."""
+    grouped = test_s.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=True)
+    stats = grouped.agg(**{S.N_FIRINGS: (S.ALERT_EVENT_ID, "nunique"), S.LAST_FIRED_AT: (S.FIRED_AT, "max")}).reset_index()
+    out = targets.merge(stats, on=[S.ACCOUNT_ID, S.ALERT_ID], how="left")
     return out[list(S.FIRED_COLUMNS)].astype({S.N_FIRINGS: "int64"})
 
 

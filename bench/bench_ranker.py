@@ -66,7 +66,8 @@ def ensure_world(out: Path, actions: int, seed: int, days: int):
 
 
 def extract(root: Path, history_days: int, spark=None) -> dict:
-    """One Spark extraction of ``[DAY - history_days, DAY)``: sessions, normalized items, fired."""
+    """One Spark extraction of ``[DAY - history_days, DAY)``: sessions, items (normalized), raw_items
+    (the extraction's, before explode), fired."""
     from alertrec.config import Config
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
@@ -80,13 +81,13 @@ def extract(root: Path, history_days: int, spark=None) -> dict:
     alerts, actions, _ = read_inputs(spark, config)
     extraction = extract_sessions(spark, alerts, actions, config)
     items = normalize_items(explode_items(extraction.items)[0], link_threshold=config.query_link_threshold)
-    return {"sessions": extraction.sessions, "items": items, "fired": extraction.fired,
+    return {"sessions": extraction.sessions, "items": items, "raw_items": extraction.items, "fired": extraction.fired,
             "extract_s": time.perf_counter() - t0}
 
 
 def cached_extraction(root: Path, history_days: int) -> dict:
     """The extraction, computed in a child process (so that no JVM counts in our memory)."""
-    path = root / f"frames-{history_days}.pkl"
+    path = root / f"frames-v2-{history_days}.pkl"
     if not path.exists():
         cmd = [sys.executable, __file__, "_extract", "--root", str(root), "--history-days", str(history_days)]
         subprocess.run(cmd, check=True, cwd=REPO)
@@ -171,6 +172,7 @@ def truth_cold_start(world, frames: dict, rankers: dict, top_k: int, seed: int) 
     """
     from alertrec import generate as G
     from alertrec import schema as S
+    from alertrec.account import recommend_accounts
     from alertrec.config import Config
     from alertrec.evaluate import history_window
     from alertrec.stages.normalize import canonical_query, query_item_id
@@ -192,8 +194,13 @@ def truth_cold_start(world, frames: dict, rankers: dict, top_k: int, seed: int) 
     last_step = truth.groupby([S.ACCOUNT_ID, S.ALERT_ID, G.MODE])[G.STEP].transform("max")
     causes = truth[truth[G.STEP] == last_step]
     out = {"definitions": int(len(targets))}
-    for name, factory in rankers.items():
-        recs = factory().fit(hist_s, hist_i, fired, config).recommend(targets)
+    hist_raw = frames["raw_items"][frames["raw_items"][S.SESSION_ID].isin(hist_s[S.SESSION_ID])
+                                   & (frames["raw_items"][S.TS] < d0)]
+    for name, spec in rankers.items():
+        if isinstance(spec, str):  # the nightly flow (alertrec.account), as evaluate_frames runs it
+            recs, _ = recommend_accounts(hist_s, hist_raw, targets, config.replace(ranker=spec))
+        else:
+            recs = spec().fit(hist_s, hist_i, fired, config).recommend(targets)
         shown = recs[[S.ACCOUNT_ID, S.ALERT_ID, S.ITEM_TYPE, S.ITEM_ID, S.RANK]]
         c = causes.merge(shown, on=[S.ACCOUNT_ID, S.ALERT_ID, S.ITEM_TYPE, S.ITEM_ID], how="left")
         c = c[c[S.ALERT_ID].isin(targets[S.ALERT_ID])]
@@ -225,7 +232,7 @@ def bench_quality(args: argparse.Namespace) -> dict:
     for seed in args.seeds:
         t0 = time.perf_counter()
         root, world = ensure_world(out, args.actions, seed, HISTORY_DAYS + args.days)
-        path = root / f"frames-{HISTORY_DAYS + args.days}.pkl"
+        path = root / f"frames-v2-{HISTORY_DAYS + args.days}.pkl"
         if path.exists():
             frames = pickle.loads(path.read_bytes())
         else:
@@ -235,7 +242,7 @@ def bench_quality(args: argparse.Namespace) -> dict:
         settings = EvalSettings(input_root=str(root), date=DAY, days=args.days, output_root=str(out / f"eval-{seed}"),
                                 history_days=HISTORY_DAYS, top_k=args.top_k, seed=seed)
         rankers = default_rankers()
-        report = evaluate_frames(frames["sessions"], frames["items"], settings, rankers)
+        report = evaluate_frames(frames["sessions"], frames["raw_items"], settings, rankers)
         report["truth_cold_start"] = truth_cold_start(world, frames, rankers, args.top_k, seed)
         report["outputs"] = write_report(report, settings)
         report["wall_s"] = round(time.perf_counter() - t0, 1)
@@ -318,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "_extract":
         frames = extract(Path(args.root), args.history_days)
-        (Path(args.root) / f"frames-{args.history_days}.pkl").write_bytes(pickle.dumps(frames))
+        (Path(args.root) / f"frames-v2-{args.history_days}.pkl").write_bytes(pickle.dumps(frames))
         return 0
     Path(args.out).mkdir(parents=True, exist_ok=True)
     result = bench_speed(args) if args.command == "speed" else bench_quality(args)

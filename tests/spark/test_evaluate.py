@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import json
 
 import pytest
 
 from alertrec import evaluate as E
 from alertrec.generate import WorldSpec, generate_world, write_world
-from alertrec.mxnet_ranker import MXNetRanker
-from alertrec.stages.rank import PopularityRanker
 
 pytestmark = pytest.mark.spark
 
@@ -35,12 +32,7 @@ def report(spark, world_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval-out")
     settings = E.EvalSettings(input_root=str(world_root), date=DAY, days=2, output_root=str(out),
                               history_days=7, top_k=10, cold_start_share=0.3)
-    rankers = {
-        "mxnet": functools.partial(MXNetRanker, epochs=8, account_epochs=2),
-        "popularity": PopularityRanker,
-        "random": E.RandomRanker,
-    }
-    return E.evaluate(settings, spark=spark, rankers=rankers), out
+    return E.evaluate(settings, spark=spark), out
 
 
 def test_report_covers_every_day_ranker_and_subset(report):
