@@ -320,12 +320,41 @@ def finish_account(prepared: PreparedAccount, config: Config, shared_files: Mapp
     timings = dict(p.timings_s)
     timings["fit_account"] = time.perf_counter() - t
     t = time.perf_counter()
-    recs = ranker.recommend(p.fired) if len(p.fired) else ranker.recommend(p.fired.iloc[:0])
+    recs = recommend_in_batches(ranker, p.fired, config.score_batch_definitions)
     recs = drop_linked_queries(recs, p.items, config.query_link_threshold)
     timings["score"] = time.perf_counter() - t
     counts = {**p.counts, "recommendations": int(len(recs)),
               "definitions_with_rows": int(recs[S.ALERT_ID].nunique()) if len(recs) else 0}
     return AccountResult(p.account_id, recs, files, model, p.clusters, counts, timings)
+
+
+def recommend_in_batches(ranker: Any, fired: pd.DataFrame, batch: int) -> pd.DataFrame:
+    """``ranker.recommend`` over ``batch`` fired definitions at a time, concatenated.
+
+    A definition's list depends only on the fitted history and its own row, so the
+    batches give the lists of one call over all of them (tested), while only one batch's
+    candidates and features are held at a time: an account with 50,000 definitions and
+    thirty candidates each would otherwise hold 1.5 million feature rows at once.
+
+    Parameters
+    ----------
+    ranker
+        A fitted ranker (``recommend(fired) -> recommendations``).
+    fired : pandas.DataFrame
+        The account's fired definitions, sorted by (account_id, alert_id).
+    batch : int
+        Definitions per call (``Config.score_batch_definitions``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The recommendations, sorted as one call sorts them (by account, alert, rank).
+    """
+    if len(fired) <= batch:
+        return ranker.recommend(fired)
+    parts = [ranker.recommend(fired.iloc[start:start + batch]) for start in range(0, len(fired), batch)]
+    filled = [part for part in parts if len(part)]
+    return pd.concat(filled, ignore_index=True) if filled else parts[0]
 
 
 def recommend_account(

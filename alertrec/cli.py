@@ -96,6 +96,8 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fail the run when one account has more staged rows (default 5000000)")
     parser.add_argument("--shared-max-lists", type=int, default=3000,
                         help="training lists sampled for the shared MXNet model (default 3000)")
+    parser.add_argument("--score-batch-definitions", type=int, default=2000,
+                        help="fired definitions of an account scored at a time (memory; default 2000)")
     parser.add_argument("--serving-bundles", action="store_true",
                         help="also write each account's serving folder models/serving/dt=D/account=A/ (alertrec serve)")
     parser.add_argument("--staging", default="",
@@ -138,6 +140,7 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
         workers=args.workers,
         max_account_rows=args.max_account_rows,
         shared_max_lists=args.shared_max_lists,
+        score_batch_definitions=args.score_batch_definitions,
         staging_root=args.staging,
         serving_bundles=args.serving_bundles,
         engine=args.engine,

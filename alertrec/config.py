@@ -120,6 +120,10 @@ class Config:
     shared_max_lists : int
         The shared MXNet model trains on at most this many training lists, a sample
         taken by hashing (account, alert, day), the same whatever the engine.
+    score_batch_definitions : int
+        Fired definitions scored at a time within an account (features, scores, top-k and
+        reasons per batch): an account with 50,000 definitions holds the candidates of one
+        batch at a time, and the lists are the same whatever the batch size.
     max_account_rows : int
         An account with more staged rows (sessions + items + fired definitions) than this
         fails the run, naming the account and this setting (``--max-account-rows``): it
@@ -166,6 +170,7 @@ class Config:
     spark_master: str = "local[*]"
     spark_driver_memory: str = "1g"
     shared_max_lists: int = 3000
+    score_batch_definitions: int = 2000
     max_account_rows: int = 5_000_000
     staging_root: str = ""
     serving_bundles: bool = False
@@ -198,6 +203,7 @@ class Config:
             raise ConfigError("query_link_threshold must be within (0, 100] or None")
         _positive_int("--workers", self.workers, allow_zero=True)
         _positive_int("shared_max_lists", self.shared_max_lists)
+        _positive_int("score_batch_definitions", self.score_batch_definitions)
         _positive_int("--max-account-rows", self.max_account_rows)
         if self.ranker not in ("mxnet", "popularity"):
             raise ConfigError(f"--ranker must be mxnet or popularity, got {self.ranker!r}")

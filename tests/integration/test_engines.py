@@ -3,6 +3,7 @@ executors (a real multi-process Spark: local-cluster), bounded accounts, staging
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -86,6 +87,13 @@ def test_the_in_process_composition_gives_the_published_day(spark, tmp_path):
     pd.testing.assert_frame_equal(recs.reset_index(drop=True), published, check_dtype=False)
     assert report["output"]["rows"] == len(recs) > 0
     assert {r.account_id for r in results} == set(ex.fired[S.ACCOUNT_ID]) | set(ex.sessions[S.ACCOUNT_ID])
+    # scoring 3 definitions at a time gives the lists of one call over all of them
+    assert ex.fired.groupby(S.ACCOUNT_ID).size().max() > 3
+    for ranker in ("mxnet", "popularity"):
+        whole, _ = recommend_accounts(ex.sessions, ex.items, ex.fired, dataclasses.replace(config, ranker=ranker))
+        batched, _ = recommend_accounts(ex.sessions, ex.items, ex.fired,
+                                        dataclasses.replace(config, ranker=ranker, score_batch_definitions=3))
+        pd.testing.assert_frame_equal(batched, whole)
 
 
 def test_an_account_over_the_memory_setting_fails_naming_it(spark, tmp_path):
