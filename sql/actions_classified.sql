@@ -96,11 +96,21 @@ cut AS (
         segment_before AS (PARTITION BY account_id, user_id, segment ORDER BY ts, event_id
                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
-sessionized AS (
+sequenced AS (
+    -- the item's 0-based position among its session's items (a session is a prefix of its
+    -- segment, so the segment's order is the session's): session_items.sql needs no window
     SELECT
         cut.*,
-        coalesce(next_t_us, unix_micros(:window_end)) AS horizon_us
+        sum(CASE WHEN in_session AND item_type IS NOT NULL THEN 1 ELSE 0 END) OVER segment_so_far - 1 AS item_seq
     FROM cut
+    WINDOW segment_so_far AS (PARTITION BY account_id, user_id, segment ORDER BY ts, event_id
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+sessionized AS (
+    SELECT
+        sequenced.*,
+        coalesce(next_t_us, unix_micros(:window_end)) AS horizon_us
+    FROM sequenced
 )
 SELECT
     event_id, account_id, user_id, ts, action,
@@ -122,6 +132,7 @@ SELECT
         ELSE :end_max_duration
     END AS end_candidate,
     CASE WHEN in_session THEN item_type END AS item_type,
+    CASE WHEN in_session AND item_type IS NOT NULL THEN item_seq END AS item_seq,
     CASE WHEN in_session THEN item_key END AS item_key,
     CASE WHEN in_session THEN item_title END AS item_title,
     CASE WHEN in_session THEN query_language END AS query_language,
@@ -141,6 +152,7 @@ SELECT
     CAST(NULL AS BIGINT) AS session_start_us,
     CAST(NULL AS STRING) AS end_candidate,
     CAST(NULL AS STRING) AS item_type,
+    CAST(NULL AS BIGINT) AS item_seq,
     CAST(NULL AS STRING) AS item_key,
     CAST(NULL AS STRING) AS item_title,
     CAST(NULL AS STRING) AS query_language,

@@ -1,12 +1,13 @@
 -- session_items: one row per dashboard opened / query run inside a session (docs/frames.md,
--- `items`), seq 0-based in (ts, event_id) order among the session's items, offset_s = seconds
+-- `items`), seq 0-based in (ts, event_id) order among the session's items (item_seq of
+-- actions_classified.sql: no window here), offset_s = seconds
 -- since the session's start; the item's payload fields (actions_events.sql) for the explode stage. alert_id is the session's definition from the alerts table.
 -- No WITH clause: both views are cached (see sessions.sql).
 --
 -- Parameters: :classified_view, :alerts_view (IDENTIFIER), reason names :r_*.
 SELECT /*+ BROADCAST(firings) */
     c.session_id, c.account_id, c.user_id, firings.alert_id,
-    row_number() OVER (PARTITION BY c.session_id ORDER BY c.ts, c.event_id) - 1 AS seq,
+    c.item_seq AS seq,
     c.event_id, c.ts,
     CAST(unix_micros(c.ts) - c.session_start_us AS DOUBLE) / 1000000 AS offset_s,
     c.item_type, c.item_key, c.item_title, c.query_language,

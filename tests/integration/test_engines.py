@@ -58,14 +58,23 @@ def _models(output: Path) -> dict[str, bytes]:
     return {str(p.relative_to(base)): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()}
 
 
-def test_one_and_two_workers_publish_the_same_bytes(spark, world, tmp_path):
-    one = run_day(_config(world, tmp_path / "one", workers=1), spark=spark)
-    two = run_day(_config(world, tmp_path / "two", workers=2, parallel_min_rows=0), spark=spark)
+@pytest.fixture(scope="module")
+def local_runs(spark, world, tmp_path_factory) -> dict[str, tuple[dict, Path]]:
+    """The world's day from the local engine with 1 and with 2 workers (reports, outputs)."""
+    base = tmp_path_factory.mktemp("local-runs")
+    runs = {}
+    for name, changes in (("one", {"workers": 1}), ("two", {"workers": 2, "parallel_min_rows": 0})):
+        runs[name] = (run_day(_config(world, base / name, **changes), spark=spark), base / name)
+    return runs
+
+
+def test_one_and_two_workers_publish_the_same_bytes(local_runs):
+    (one, one_out), (two, two_out) = local_runs["one"], local_runs["two"]
     assert one["status"] == two["status"] == "published"
     assert one["accounts"]["count"] >= 3
-    assert _day_files(tmp_path / "one") == _day_files(tmp_path / "two")
-    assert _models(tmp_path / "one") == _models(tmp_path / "two")
-    table = read_day(storage_for(str(tmp_path / "two")), DAY)
+    assert _day_files(one_out) == _day_files(two_out)
+    assert _models(one_out) == _models(two_out)
+    table = read_day(storage_for(str(two_out)), DAY)
     check_recommendations(table, top_k=10)
     # the report has the stage timings and the Spark job count of the run
     assert two["spark_jobs"] is not None and 1 <= two["spark_jobs"] <= 12
@@ -133,20 +142,19 @@ def test_the_shared_sample_does_not_depend_on_the_order_of_accounts():
     assert len(whole.drop_duplicates("list_id")) == forward["list_id"].nunique()
 
 
-def test_the_spark_engine_on_two_executors_publishes_the_local_engines_day(world, tmp_path):
+def test_the_spark_engine_on_two_executors_publishes_the_local_engines_day(world, local_runs, tmp_path):
     """``--engine spark`` on ``local-cluster[2,1,1024]``: two executor JVMs with their own
-    Python workers, as on EMR; the day equals the local pool's (apart from generated_at)."""
+    Python workers, as on EMR; the day equals the local pool's with 2 workers (apart from
+    generated_at), run by the CLI in its own process."""
     import pyspark
 
     env = {**os.environ, "SPARK_HOME": os.path.dirname(pyspark.__file__), "PYSPARK_PYTHON": sys.executable}
-    outputs = {}
-    for engine, master in (("spark", "local-cluster[2,1,1024]"), ("local", "local[2]")):
-        out = tmp_path / engine
-        cmd = [sys.executable, "-m", "alertrec", "run", "--input", str(world), "--output", str(out),
-               "--date", FIXTURE_DAY, "--engine", engine, "--spark-master", master, "--workers", "2"]
-        done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr[-3000:]
-        outputs[engine] = out
+    out = tmp_path / "spark"
+    cmd = [sys.executable, "-m", "alertrec", "run", "--input", str(world), "--output", str(out),
+           "--date", FIXTURE_DAY, "--engine", "spark", "--spark-master", "local-cluster[2,1,1024]", "--workers", "2"]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    outputs = {"spark": out, "local": local_runs["two"][1]}
     tables = {e: pq.read_table(o / "recommendations" / f"dt={FIXTURE_DAY}").to_pandas() for e, o in outputs.items()}
     spark_day, local_day = (t.drop(columns=[S.GENERATED_AT, "dt"], errors="ignore") for t in (tables["spark"], tables["local"]))
     assert len(spark_day) > 0
