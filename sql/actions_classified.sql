@@ -101,10 +101,17 @@ sequenced AS (
     -- segment, so the segment's order is the session's): session_items.sql needs no window
     SELECT
         cut.*,
-        sum(CASE WHEN in_session AND item_type IS NOT NULL THEN 1 ELSE 0 END) OVER segment_so_far - 1 AS item_seq
+        sum(CASE WHEN in_session AND item_type IS NOT NULL THEN 1 ELSE 0 END) OVER segment_so_far - 1 AS item_seq,
+        -- the session's counts so far, and whether this is its last event (sessions.sql takes
+        -- that row: no aggregation, no shuffle by session)
+        sum(CASE WHEN in_session THEN 1 ELSE 0 END) OVER segment_so_far AS events_so_far,
+        sum(CASE WHEN in_session AND item_type IS NOT NULL THEN 1 ELSE 0 END) OVER segment_so_far AS items_so_far,
+        in_session AND NOT coalesce(lead(in_session) OVER segment_order, false) AS ends_session
     FROM cut
-    WINDOW segment_so_far AS (PARTITION BY account_id, user_id, segment ORDER BY ts, event_id
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    WINDOW
+        segment_so_far AS (PARTITION BY account_id, user_id, segment ORDER BY ts, event_id
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+        segment_order AS (PARTITION BY account_id, user_id, segment ORDER BY ts, event_id)
 ),
 sessionized AS (
     SELECT
@@ -133,6 +140,9 @@ SELECT
     END AS end_candidate,
     CASE WHEN in_session THEN item_type END AS item_type,
     CASE WHEN in_session AND item_type IS NOT NULL THEN item_seq END AS item_seq,
+    coalesce(ends_session, false) AS ends_session,
+    CASE WHEN ends_session THEN events_so_far END AS session_n_events,
+    CASE WHEN ends_session THEN items_so_far END AS session_n_items,
     CASE WHEN in_session THEN item_key END AS item_key,
     CASE WHEN in_session THEN item_title END AS item_title,
     CASE WHEN in_session THEN query_language END AS query_language,
@@ -153,6 +163,9 @@ SELECT
     CAST(NULL AS STRING) AS end_candidate,
     CAST(NULL AS STRING) AS item_type,
     CAST(NULL AS BIGINT) AS item_seq,
+    false AS ends_session,
+    CAST(NULL AS BIGINT) AS session_n_events,
+    CAST(NULL AS BIGINT) AS session_n_items,
     CAST(NULL AS STRING) AS item_key,
     CAST(NULL AS STRING) AS item_title,
     CAST(NULL AS STRING) AS query_language,
