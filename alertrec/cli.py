@@ -59,14 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     from alertrec import evaluate as evaluation
 
-    evaluation.add_arguments(
-        sub.add_parser(
-            "evaluate",
-            help="temporal holdout: the MXNet ranker vs the popularity yardstick vs random",
-            description="For each of the N days before D, train on the history before it and score "
-            "that day's sessions; prints a table and writes JSON and a PNG chart.",
-        )
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="temporal holdout: the MXNet ranker vs the popularity yardstick vs random",
+        description="For each of the N days before D, train on the history before it and score "
+        "that day's sessions; prints a table and writes JSON and a PNG chart.",
     )
+    # the whole span is collected to the driver: a larger default heap than the job's
+    _add_config_arguments(evaluate, driver_memory="2g")
+    evaluation.add_arguments(evaluate)
     serve = sub.add_parser(
         "serve",
         help="serve the serving folders over HTTP (SageMaker multi-model container routes)",
@@ -82,22 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_config_arguments(parser: argparse.ArgumentParser, driver_memory: str = "1g") -> None:
+    """The settings of :class:`Config` that ``run``, ``cron`` and ``evaluate`` share (one copy)."""
     parser.add_argument("--input", required=True, help="folder or prefix holding alerts/ and actions/")
     parser.add_argument("--output", default="./warehouse", help="folder or s3://bucket/prefix (default ./warehouse)")
     parser.add_argument("--date", default=None, help="the day D, YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--history-days", type=int, default=28, help="learn from [D - N days, D) (default 28)")
-    parser.add_argument("--top-k", type=int, default=10, help="at most K rows per alert definition (default 10)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the models and samples (default 0)")
     parser.add_argument("--spark-master", default="local[*]", help="Spark master for a local run (default local[*])")
-    parser.add_argument("--driver-memory", default="1g", help="Spark driver heap (default 1g)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="processes of the per-account work (default 0: every available core)")
-    parser.add_argument("--max-account-rows", type=int, default=5_000_000,
-                        help="fail the run when one account has more staged rows (default 5000000)")
+    parser.add_argument("--driver-memory", default=driver_memory, help=f"Spark driver heap (default {driver_memory})")
     parser.add_argument("--shared-max-lists", type=int, default=3000,
                         help="training lists sampled for the shared MXNet model (default 3000)")
     parser.add_argument("--score-batch-definitions", type=int, default=2000,
                         help="fired definitions of an account scored at a time (memory; default 2000)")
+
+
+def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_config_arguments(parser)
+    parser.add_argument("--top-k", type=int, default=10, help="at most K rows per alert definition (default 10)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes of the per-account work (default 0: every available core)")
+    parser.add_argument("--max-account-rows", type=int, default=5_000_000,
+                        help="fail the run when one account has more staged rows (default 5000000)")
     parser.add_argument("--serving-bundles", action="store_true",
                         help="also write each account's serving folder models/serving/dt=D/account=A/ (alertrec serve)")
     parser.add_argument("--staging", default="",
@@ -127,25 +134,33 @@ def glue_from_args(args: argparse.Namespace):  # noqa: ANN201 - alertrec.io.glue
     return GlueTarget(database=database, table=table)
 
 
-def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
-    """Build the validated :class:`Config` of ``alertrec run`` (raises ConfigError)."""
-    return Config(
+def shared_config(args: argparse.Namespace, now: dt.datetime) -> dict[str, Any]:
+    """The :class:`Config` settings of :func:`_add_config_arguments` from parsed arguments."""
+    return dict(
         input_root=args.input,
         output_root=args.output,
         date=args.date if args.date is not None else now.date().isoformat(),
         history_days=args.history_days,
-        top_k=args.top_k,
+        seed=args.seed,
         spark_master=args.spark_master,
         spark_driver_memory=args.driver_memory,
-        workers=args.workers,
-        max_account_rows=args.max_account_rows,
         shared_max_lists=args.shared_max_lists,
         score_batch_definitions=args.score_batch_definitions,
+        generated_at=now,
+    )
+
+
+def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
+    """Build the validated :class:`Config` of ``alertrec run`` (raises ConfigError)."""
+    return Config(
+        **shared_config(args, now),
+        top_k=args.top_k,
+        workers=args.workers,
+        max_account_rows=args.max_account_rows,
         staging_root=args.staging,
         serving_bundles=args.serving_bundles,
         engine=args.engine,
         ranker=args.ranker,
-        generated_at=now,
         input_cache_dir=getattr(args, "input_cache_dir", "") or "",
         **_cache_bytes(args),
     )
@@ -225,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "evaluate":
             from alertrec import evaluate as evaluation
 
-            lines = evaluation.evaluate_from_args(args)
+            now = dt.datetime.now(dt.timezone.utc)
+            lines = evaluation.evaluate_from_args(args, Config(**shared_config(args, now)))
             shown.close()
             print("\n".join(lines))
             return EXIT_OK

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from alertrec import schema as S
-from alertrec.config import Config, parse_date
+from alertrec.config import Config
 from alertrec.errors import ConfigError
 from alertrec.monitor import PeakMemory
 from alertrec.stages.rank import Ranker, empty_recommendations, finish_recommendations
@@ -206,63 +206,60 @@ class RandomRanker(Ranker):
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EvalSettings:
-    """Settings of one evaluation.
+    """Settings of one evaluation: the job's :class:`Config` and what only an evaluation has.
 
     Parameters
     ----------
-    input_root : str
-        Folder or prefix holding ``alerts/`` and ``actions/``.
-    date : datetime.date
-        ``D``: the evaluated days are ``D - days`` .. ``D - 1``.
+    config : Config
+        The job's settings, the one copy: ``input_root``, ``output_root`` (receives
+        ``evaluations/<D>/``), ``date`` (``D``: the evaluated days are ``D - days`` ..
+        ``D - 1``), ``history_days`` (each day's rankers learn from ``[d - history_days, d)``),
+        ``seed`` (of the rankers and of the held-out choice), the Spark and model settings.
     days : int
         Number of evaluated days.
-    output_root : str
-        Where ``evaluations/<D>/evaluation.json`` and ``evaluation.png`` go.
-    history_days : int
-        Each day's rankers learn from ``[d - history_days, d)``.
-    top_k : int
-        Length of the scored lists (NDCG@10, HitRate@5 need at least 10).
-    seed : int
-        Seed of the rankers and of the held-out choice.
+    list_length : int
+        How deep the lists are scored (at least ``config.top_k`` and 10, for NDCG@10): the
+        evaluation ranks deeper than the job publishes to see where a cause item falls
+        beyond the published ``top_k``.
     cold_start_share : float
         Share of each day's definitions held out for the cold-start subset (0: none).
     seconds_per_item : float
         The MTTR estimate's time per opened recommendation.
-    spark_master, spark_driver_memory : str
-        Local Spark settings.
     """
 
-    input_root: str
-    date: dt.date
+    config: Config
     days: int = 7
-    output_root: str = "./warehouse"
-    history_days: int = 28
-    top_k: int = 20
-    seed: int = 0
+    list_length: int = 20
     cold_start_share: float = 0.2
     seconds_per_item: float = 60.0
-    spark_master: str = "local[*]"
-    spark_driver_memory: str = "2g"
 
     def __post_init__(self) -> None:
-        if isinstance(self.date, str):
-            object.__setattr__(self, "date", parse_date(self.date))
         if not isinstance(self.days, int) or self.days < 1:
             raise ConfigError(f"--days must be an integer >= 1, got {self.days!r}")
-        if not isinstance(self.top_k, int) or self.top_k < 10:
-            raise ConfigError(f"--top-k must be an integer >= 10 for the @10 metrics, got {self.top_k!r}")
+        if not isinstance(self.list_length, int) or self.list_length < max(10, self.config.top_k):
+            raise ConfigError(f"--list-length must be an integer >= 10 (the @10 metrics) and >= the job's "
+                              f"top_k {self.config.top_k}, got {self.list_length!r}")
         if not 0.0 <= self.cold_start_share < 1.0:
             raise ConfigError(f"cold_start_share must be within [0, 1), got {self.cold_start_share!r}")
-        if not self.input_root:
+        if not self.config.input_root:
             raise ConfigError("--input is required: the folder or prefix holding alerts/ and actions/")
 
+    @property
+    def date(self) -> dt.date:
+        """``D``, the day after the last evaluated one (``config.date``)."""
+        return self.config.date
+
+    @property
+    def history_days(self) -> int:
+        """Days of history of each evaluated day (``config.history_days``)."""
+        return self.config.history_days
+
     def base_config(self, generated_at: dt.datetime | None = None) -> Config:
-        """The run config of the whole span (its window is ``[D - days - history_days, D)``)."""
-        return Config(
-            input_root=self.input_root, output_root=self.output_root, date=self.date,
-            history_days=self.history_days + self.days, top_k=self.top_k, seed=self.seed,
-            spark_master=self.spark_master, spark_driver_memory=self.spark_driver_memory,
-            generated_at=generated_at or dt.datetime.now(dt.timezone.utc), run_id="evaluate",
+        """The run config of the whole span (its window is ``[D - days - history_days, D)``),
+        scoring ``list_length`` deep."""
+        return self.config.replace(
+            history_days=self.config.history_days + self.days, top_k=self.list_length,
+            generated_at=generated_at or self.config.generated_at, run_id="evaluate",
         )
 
 
@@ -303,7 +300,7 @@ def evaluate(settings: EvalSettings, spark: Any = None,
     config = settings.base_config()
     t0 = time.perf_counter()
     with PeakMemory() as peak:
-        spark = spark or build_spark(master=settings.spark_master, driver_memory=settings.spark_driver_memory)
+        spark = spark or build_spark(master=settings.config.spark_master, driver_memory=settings.config.spark_driver_memory)
         alerts_df, actions_df, _ = read_inputs(spark, config)
         extraction = extract_sessions(spark, alerts_df, actions_df, config)
         t_extract = time.perf_counter() - t0
@@ -388,7 +385,7 @@ def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalS
         targets = _targets(test_s)
         known = set(hist_s[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None))
         cold = {key for key in targets[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None) if key not in known}
-        held = _held_out(targets, known, settings.cold_start_share, settings.seed, day)
+        held = _held_out(targets, known, settings.cold_start_share, settings.config.seed, day)
         config = base.replace(date=day, history_days=settings.history_days, generated_at=generated_at,
                               run_id="evaluate", ranker="mxnet" if learned else "popularity")
         catalog = hist_i[[S.ACCOUNT_ID, *ITEM]].drop_duplicates()
@@ -534,13 +531,13 @@ def _metrics(used_parts: list[pd.DataFrame], cause_parts: list[pd.DataFrame], se
             cause = cause.assign(**{QUERY: cause["day"].astype(str) + "/" + cause[QUERY].astype(str)})
         ranked = cause.dropna(subset=[S.RANK])
         r = cause[S.RANK].to_numpy(dtype=float)
-        times = mttr_estimate(cause, settings.top_k, settings.seconds_per_item)
+        times = mttr_estimate(cause, settings.list_length, settings.seconds_per_item)
         out["cause"] = {
             "hit_rate_at_1": hit_rate_at_k(ranked, cause, 1),
             "hit_rate_at_5": hit_rate_at_k(ranked, cause, 5),
             "ndcg_at_10": ndcg_at_k(ranked, cause, 10),
             "mrr": mrr(ranked, cause),
-            "median_rank": float(np.median(np.where(np.isnan(r), settings.top_k + 1, r))),
+            "median_rank": float(np.median(np.where(np.isnan(r), settings.list_length + 1, r))),
             "found_in_list": float(np.mean(~np.isnan(r))),
             "mttr_observed_s": times["observed_s"],
             "mttr_estimated_s": times["estimated_s"],
@@ -697,7 +694,7 @@ def write_report(report: dict[str, Any], settings: EvalSettings) -> dict[str, st
     from alertrec.io.publish import write_json
     from alertrec.io.storage import storage_for
 
-    storage = storage_for(settings.output_root)
+    storage = storage_for(settings.config.output_root)
     storage.check_writable()
     base = f"evaluations/{settings.date.isoformat()}"
     json_url = write_json(storage, f"{base}/evaluation.json", report)
@@ -709,38 +706,32 @@ def write_report(report: dict[str, Any], settings: EvalSettings) -> dict[str, st
 # command line
 # ---------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``alertrec evaluate`` arguments to ``parser`` (a subparser)."""
-    parser.add_argument("--input", required=True, help="folder or prefix holding alerts/ and actions/")
-    parser.add_argument("--date", required=True, help="D: the evaluated days are D-N .. D-1 (YYYY-MM-DD)")
-    parser.add_argument("--days", type=int, default=7, help="N, the number of evaluated days (default 7)")
-    parser.add_argument("--output", default="./warehouse", help="receives evaluations/<D>/ (default ./warehouse)")
-    parser.add_argument("--history-days", type=int, default=28, help="each day learns from the N days before it")
-    parser.add_argument("--top-k", type=int, default=20, help="length of the scored lists (default 20, >= 10)")
-    parser.add_argument("--seed", type=int, default=0)
+    """Add the evaluation's own ``alertrec evaluate`` arguments to ``parser`` (a subparser).
+
+    The job's settings (``--input``, ``--output``, ``--date``, ``--history-days``, ``--seed``,
+    Spark and model settings) are the CLI's shared :class:`Config` arguments.
+    """
+    parser.add_argument("--days", type=int, default=7, help="N, the number of evaluated days D-N .. D-1 (default 7)")
+    parser.add_argument("--list-length", type=int, default=20,
+                        help="how deep the lists are scored (default 20: beyond the published top 10; >= 10)")
     parser.add_argument("--cold-start-share", type=float, default=0.2,
                         help="share of each day's definitions held out as cold start (default 0.2; 0 = none)")
-    parser.add_argument("--spark-master", default="local[*]")
-    parser.add_argument("--driver-memory", default="2g")
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> EvalSettings:
-    """Validated :class:`EvalSettings` from parsed arguments (raises ConfigError)."""
-    return EvalSettings(
-        input_root=args.input, date=args.date, days=args.days, output_root=args.output,
-        history_days=args.history_days, top_k=args.top_k, seed=args.seed,
-        cold_start_share=args.cold_start_share, spark_master=args.spark_master,
-        spark_driver_memory=args.driver_memory,
-    )
+def settings_from_args(args: argparse.Namespace, config: Config) -> EvalSettings:
+    """Validated :class:`EvalSettings` from parsed arguments and the job's config (raises ConfigError)."""
+    return EvalSettings(config=config, days=args.days, list_length=args.list_length,
+                        cold_start_share=args.cold_start_share)
 
 
-def evaluate_from_args(args: argparse.Namespace) -> list[str]:
+def evaluate_from_args(args: argparse.Namespace, config: Config) -> list[str]:
     """``alertrec evaluate``: run the evaluation; the lines the CLI prints (table, files written).
 
     Errors of alertrec (bad settings, unreadable input, unwritable output) propagate as
     :class:`~alertrec.errors.AlertrecError` for the CLI to report as one line.
     """
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, config)
     report = evaluate(settings)
     outputs = report.get("outputs", {})
     return [format_table(report), f"report: {outputs.get('json')}", f"chart:  {outputs.get('png')}"]

@@ -223,6 +223,7 @@ def truth_cold_start(world, frames: dict, rankers: dict, top_k: int, seed: int) 
 
 
 def bench_quality(args: argparse.Namespace) -> dict:
+    from alertrec.config import Config
     from alertrec.evaluate import EvalSettings, default_rankers, evaluate_frames, format_table, write_report
     from alertrec.io.spark import build_spark
 
@@ -239,8 +240,9 @@ def bench_quality(args: argparse.Namespace) -> dict:
             spark = spark or build_spark(master="local[2]", driver_memory="3g", shuffle_partitions=8)
             frames = extract(root, HISTORY_DAYS + args.days, spark)
             path.write_bytes(pickle.dumps(frames))
-        settings = EvalSettings(input_root=str(root), date=DAY, days=args.days, output_root=str(out / f"eval-{seed}"),
-                                history_days=HISTORY_DAYS, top_k=args.top_k, seed=seed)
+        config = Config(input_root=str(root), date=DAY, output_root=str(out / f"eval-{seed}"),
+                        history_days=HISTORY_DAYS, seed=seed)
+        settings = EvalSettings(config=config, days=args.days, list_length=args.top_k)
         rankers = default_rankers()
         report = evaluate_frames(frames["sessions"], frames["raw_items"], settings, rankers)
         report["truth_cold_start"] = truth_cold_start(world, frames, rankers, args.top_k, seed)

@@ -6,13 +6,14 @@ ranker that learned anything beats random order on the item that revealed the ca
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 
 import pytest
 
 from alertrec import evaluate as E
+from alertrec.config import Config
+from alertrec.errors import ConfigError
 from alertrec.generate import WorldSpec, generate_world, write_world
 
 pytestmark = pytest.mark.spark
@@ -30,8 +31,8 @@ def world_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(spark, world_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval-out")
-    settings = E.EvalSettings(input_root=str(world_root), date=DAY, days=2, output_root=str(out),
-                              history_days=7, top_k=10, cold_start_share=0.3)
+    config = Config(input_root=str(world_root), date=DAY, output_root=str(out), history_days=7)
+    settings = E.EvalSettings(config=config, days=2, list_length=10, cold_start_share=0.3)
     return E.evaluate(settings, spark=spark), out
 
 
@@ -71,7 +72,7 @@ def test_json_png_and_table_are_written(report):
     assert all(name in table for name in ("mxnet", "popularity", "random", "cause MRR", "MTTR est s"))
 
 
-def test_evaluate_from_args_parses_and_reports(monkeypatch, report):
+def test_evaluate_from_args_parses_and_reports(monkeypatch, capsys, report):
     rep, _ = report
     seen = {}
 
@@ -80,8 +81,17 @@ def test_evaluate_from_args_parses_and_reports(monkeypatch, report):
         return {**rep, "outputs": {"json": "J", "png": "P"}}
 
     monkeypatch.setattr(E, "evaluate", fake_evaluate)
-    parser = E.add_arguments(argparse.ArgumentParser())
-    args = parser.parse_args(["--input", "in", "--date", "2026-02-01", "--days", "3", "--top-k", "15"])
-    printed = "\n".join(E.evaluate_from_args(args))
-    assert seen["settings"].days == 3 and seen["settings"].top_k == 15 and seen["settings"].date == DAY
+    from alertrec import cli
+
+    code = cli.main(["evaluate", "--input", "in", "--date", "2026-02-01", "--days", "3", "--list-length", "15",
+                     "--history-days", "9", "--seed", "4"])
+    printed = capsys.readouterr().out
+    settings = seen["settings"]
+    assert code == 0
+    assert settings.days == 3 and settings.list_length == 15 and settings.date == DAY
+    # the job's settings are the job's Config, with the evaluation's larger driver heap
+    assert (settings.config.history_days, settings.config.seed, settings.config.top_k) == (9, 4, 10)
+    assert settings.config.spark_driver_memory == "2g"
     assert "cause MRR" in printed and "report: J" in printed
+    with pytest.raises(ConfigError, match="--list-length"):
+        E.EvalSettings(config=settings.config, list_length=5)
