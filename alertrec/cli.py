@@ -12,11 +12,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
-from typing import Any, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Sequence
 
 from alertrec.config import Config
 from alertrec.errors import AlertrecError, ConfigError
+
+if TYPE_CHECKING:
+    from alertrec.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +180,20 @@ def _cache_bytes(args: argparse.Namespace) -> dict[str, int]:
     return {"input_cache_bytes": int(gb * 1024**3)}
 
 
-def setup_logging(verbose: bool):  # noqa: ANN201 - alertrec.progress.Progress
+def setup_logging(verbose: bool) -> Progress:
     """Log lines on stderr: a status line at a terminal, plain lines otherwise (alertrec.progress)."""
     from alertrec import progress
 
-    return progress.setup_logging(verbose, stream=sys.stderr)
+    return progress.setup_logging(verbose, stream=sys.stderr, detail=_spark_stages)
+
+
+def _spark_stages() -> str | None:
+    """The active Spark stages for the terminal's status line; None when Spark is not in use."""
+    if "pyspark" not in sys.modules:
+        return None
+    from alertrec.io.spark import active_stages
+
+    return active_stages()
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -202,6 +215,27 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"{actions.get('quarantined', 0)} quarantined + {actions.get('ignored', 0)} ignored",
         f"  report: {report.get('report_url')}",
     ]
+
+
+def spark_submit_main(argv: Sequence[str], command: str = "cron") -> int:
+    """Entry of the ``jobs/`` scripts: ``alertrec <command> ARGS``, with spark-submit's master.
+
+    Under spark-submit (``PYSPARK_GATEWAY_PORT`` set by it) the job runs on the
+    master the submission names (``yarn`` on EMR, ``local[2]`` in the tests)
+    unless ``--spark-master`` is given; ``-v`` may appear anywhere.
+    """
+    args = list(argv)
+    verbose = [a for a in args if a in ("-v", "--verbose")]
+    args = [a for a in args if a not in ("-v", "--verbose")]
+    if os.environ.get("PYSPARK_GATEWAY_PORT") and not any(
+        a == "--spark-master" or a.startswith("--spark-master=") for a in args
+    ):
+        from alertrec.io.spark import submitted_master
+
+        master = submitted_master()
+        if master:
+            args += ["--spark-master", master]
+    return main([*verbose[:1], command, *args])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -269,7 +303,7 @@ def _one_line(exc: BaseException) -> str:
     return one_line(exc)
 
 
-def _cron(args: argparse.Namespace, shown) -> int:  # noqa: ANN001 - alertrec.progress.Progress
+def _cron(args: argparse.Namespace, shown: Progress) -> int:
     """``alertrec cron``: the guarded run; the summary goes to the log unless a person watches."""
     from alertrec import ops
     from alertrec.progress import timings_line

@@ -48,7 +48,6 @@ __all__ = [
     "check_day_input",
     "input_day",
     "run_day_guarded",
-    "spark_submit_main",
     "terminate_on_sigterm",
 ]
 
@@ -192,22 +191,6 @@ def _list_data_files(path: str) -> list[str] | None:
     return None
 
 
-def _has_rows(spark: Any, path: str) -> bool | None:
-    """Whether the Parquet under ``path`` holds a row; None when Spark finds no such path."""
-    from pyspark.errors import AnalysisException
-
-    try:
-        frame = spark.read.parquet(path)
-    except AnalysisException as exc:
-        condition = exc.getCondition() or ""
-        if condition.startswith("PATH_NOT_FOUND"):
-            return None
-        if condition.startswith("UNABLE_TO_INFER_SCHEMA"):
-            return False  # a folder with no Parquet file in it
-        raise InputError(f"cannot read the day's input {path}: {str(exc).splitlines()[0]}") from None
-    return frame.limit(1).count() > 0
-
-
 def check_day_input(config: Config, spark: Any = None) -> dict[str, Any]:
     """Check that the day's input is there: ``alerts/`` and ``actions/`` partitions ``dt=D-1`` hold rows.
 
@@ -242,7 +225,9 @@ def check_day_input(config: Config, spark: Any = None) -> dict[str, Any]:
             raise InputError(f"the day's input is missing: no {dataset} partition {path} "
                              f"(the run for {config.date} learns up to the end of {day}); {hint}")
         if spark is not None:
-            rows = _has_rows(spark, path)
+            from alertrec.io.spark import has_rows
+
+            rows = has_rows(spark, path)
             if rows is None:
                 raise InputError(f"the day's input is missing: no {dataset} partition {path}; {hint}")
             if not rows:
@@ -361,35 +346,3 @@ def _restore_glue(glue: GlueTarget, storage: S3Storage, day: dt.date) -> None:
             register_partition(glue, storage, day)
     except Exception:
         log.warning("could not restore %s=%s in Glue table %s", S.DT, day, glue, exc_info=True)
-
-
-# --------------------------------------------------------------------------
-# spark-submit
-# --------------------------------------------------------------------------
-def _submitted_master() -> str | None:
-    """The master spark-submit was given (``spark.master`` of the JVM that started this driver)."""
-    from pyspark import SparkConf, SparkContext
-
-    SparkContext._ensure_initialized()  # connects to spark-submit's JVM (PYSPARK_GATEWAY_PORT)
-    return SparkConf().get("spark.master", None)
-
-
-def spark_submit_main(argv: Sequence[str], command: str = "cron") -> int:
-    """Entry of the ``jobs/`` scripts: ``alertrec <command> ARGS``, with spark-submit's master.
-
-    Under spark-submit (``PYSPARK_GATEWAY_PORT`` set by it) the job runs on the
-    master the submission names (``yarn`` on EMR, ``local[2]`` in the tests)
-    unless ``--spark-master`` is given; ``-v`` may appear anywhere.
-    """
-    from alertrec import cli
-
-    args = list(argv)
-    verbose = [a for a in args if a in ("-v", "--verbose")]
-    args = [a for a in args if a not in ("-v", "--verbose")]
-    if os.environ.get("PYSPARK_GATEWAY_PORT") and not any(
-        a == "--spark-master" or a.startswith("--spark-master=") for a in args
-    ):
-        master = _submitted_master()
-        if master:
-            args += ["--spark-master", master]
-    return cli.main([*verbose[:1], command, *args])

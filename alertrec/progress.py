@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
@@ -35,27 +36,6 @@ def is_interactive(stream: IO[str]) -> bool:
         return False
 
 
-def spark_progress() -> str | None:
-    """``Spark stage 12: 5/8 tasks`` for the active Spark stages of this process, or None."""
-    if "pyspark" not in sys.modules:
-        return None
-    try:
-        from pyspark import SparkContext
-
-        sc = SparkContext._active_spark_context
-        if sc is None:
-            return None
-        tracker = sc.statusTracker()
-        parts = []
-        for stage_id in sorted(tracker.getActiveStageIds())[:3]:
-            info = tracker.getStageInfo(stage_id)
-            if info is not None:
-                parts.append(f"{stage_id}: {info.numCompletedTasks}/{info.numTasks} tasks")
-        return ("Spark stage " + ", ".join(parts)) if parts else None
-    except Exception:  # the JVM may be starting or stopping
-        return None
-
-
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -70,11 +50,17 @@ class TerminalHandler(logging.Handler):
         Where to write (a terminal).
     refresh_s : float
         How often the status line is redrawn by the ticker thread; 0 for no thread.
+    detail : callable, optional
+        Returns a text appended to the status line (the CLI passes the active
+        Spark stages), or None.
     """
 
-    def __init__(self, stream: IO[str], refresh_s: float = 0.5) -> None:
+    def __init__(
+        self, stream: IO[str], refresh_s: float = 0.5, detail: Callable[[], str | None] | None = None
+    ) -> None:
         super().__init__()
         self.stream = stream
+        self.detail = detail
         self.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
         self.stage: str | None = None
         self.stage_started = 0.0
@@ -105,8 +91,8 @@ class TerminalHandler(logging.Handler):
             return ""
         spin = _SPINNER[self._tick % len(_SPINNER)]
         text = f"{spin} {self.stage} {_clock(time.monotonic() - self.stage_started)}"
-        spark = spark_progress()
-        return f"{text}  {spark}" if spark else text
+        extra = self.detail() if self.detail is not None else None
+        return f"{text}  {extra}" if extra else text
 
     # -- drawing ------------------------------------------------------------------
     def _draw(self, text: str) -> None:
@@ -186,7 +172,12 @@ class Progress:
                 self.handler.release()
 
 
-def setup_logging(verbose: bool = False, stream: IO[str] | None = None, interactive: bool | None = None) -> Progress:
+def setup_logging(
+    verbose: bool = False,
+    stream: IO[str] | None = None,
+    interactive: bool | None = None,
+    detail: Callable[[], str | None] | None = None,
+) -> Progress:
     """Configure logging for a run: a status line at a terminal, plain lines otherwise.
 
     Replaces the handler an earlier call installed; leaves the root logger's
@@ -202,6 +193,8 @@ def setup_logging(verbose: bool = False, stream: IO[str] | None = None, interact
     interactive : bool, optional
         Force the terminal (True) or plain (False) output; by default, whether
         ``stream`` is a terminal.
+    detail : callable, optional
+        Extra text for the terminal's status line (see :class:`TerminalHandler`).
 
     Returns
     -------
@@ -217,7 +210,7 @@ def setup_logging(verbose: bool = False, stream: IO[str] | None = None, interact
     installed: logging.Handler | None = None
     if not root.handlers:
         if interactive:
-            installed = TerminalHandler(stream)
+            installed = TerminalHandler(stream, detail=detail)
         else:
             installed = logging.StreamHandler(stream)
             installed.setFormatter(logging.Formatter(PLAIN_FORMAT))

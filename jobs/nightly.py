@@ -11,7 +11,7 @@ code and what a scheduler should do with it: docs/operations.md.
 
 import sys
 
-from alertrec.ops import spark_submit_main
+from alertrec.cli import spark_submit_main
 
 if __name__ == "__main__":
     sys.exit(spark_submit_main(sys.argv[1:], command="cron"))

@@ -16,7 +16,7 @@ step JSON and the packed environment: docs/emr.md.
 
 import sys
 
-from alertrec.ops import spark_submit_main
+from alertrec.cli import spark_submit_main
 
 if __name__ == "__main__":
     sys.exit(spark_submit_main(sys.argv[1:], command="cron"))

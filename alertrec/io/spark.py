@@ -103,3 +103,54 @@ def _use_worker_python(session: SparkSession) -> None:
     if python and context.pythonExec != python:
         context.pythonExec = python
         log.debug("python workers run %s", python)
+
+
+def active_stages() -> str | None:
+    """``Spark stage 12: 5/8 tasks`` for the active Spark stages of this process, or None."""
+    from pyspark import SparkContext
+
+    try:
+        sc = SparkContext._active_spark_context
+        if sc is None:
+            return None
+        tracker = sc.statusTracker()
+        parts = []
+        for stage_id in sorted(tracker.getActiveStageIds())[:3]:
+            info = tracker.getStageInfo(stage_id)
+            if info is not None:
+                parts.append(f"{stage_id}: {info.numCompletedTasks}/{info.numTasks} tasks")
+        return ("Spark stage " + ", ".join(parts)) if parts else None
+    except Exception:  # the JVM may be starting or stopping
+        return None
+
+
+def submitted_master() -> str | None:
+    """The master spark-submit was given (``spark.master`` of the JVM that started this driver)."""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()  # connects to spark-submit's JVM (PYSPARK_GATEWAY_PORT)
+    return SparkConf().get("spark.master", None)
+
+
+def has_rows(spark: SparkSession, path: str) -> bool | None:
+    """Whether the Parquet under ``path`` holds a row; None when Spark finds no such path.
+
+    Raises
+    ------
+    InputError
+        Spark cannot read what is there.
+    """
+    from pyspark.errors import AnalysisException
+
+    from alertrec.errors import InputError
+
+    try:
+        frame = spark.read.parquet(path)
+    except AnalysisException as exc:
+        condition = exc.getCondition() or ""
+        if condition.startswith("PATH_NOT_FOUND"):
+            return None
+        if condition.startswith("UNABLE_TO_INFER_SCHEMA"):
+            return False  # a folder with no Parquet file in it
+        raise InputError(f"cannot read the day's input {path}: {str(exc).splitlines()[0]}") from None
+    return frame.limit(1).count() > 0
