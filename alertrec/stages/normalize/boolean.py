@@ -33,9 +33,13 @@ def _frame_chains(items: list[tuple[str, object]]) -> list[list[str]]:
 
 def _unique_chains(chains: list[list[str]]) -> list[list[str]]:
     """Chains with their terms sorted and de-duplicated, duplicate chains dropped."""
+    if len(chains) == 1 and len(chains[0]) == 1:  # one term: nothing to sort (and no long string to hash)
+        return [list(chains[0])]
     return [list(chain) for chain in sorted({tuple(sorted(set(chain))) for chain in chains})]
 
 
 def _join_chains(chains: list[list[str]]) -> str:
+    if len(chains) == 1 and len(chains[0]) == 1:
+        return chains[0][0]
     rendered = sorted({" AND ".join(sorted(set(chain))) for chain in chains})
     return " OR ".join(rendered)

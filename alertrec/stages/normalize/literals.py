@@ -124,12 +124,18 @@ def _classify(token: str, context: str = CTX_NONE) -> str | None:
         return None
     if len(t) > _MAX_LITERAL_LEN:
         return P_ID if _HEX_RE.fullmatch(t) else None
+    # Every regex below is only tried where a cheap necessary condition holds (a "-" for the
+    # uuid, pod and id shapes, a "." for FQDNs and IPv4, the lengths of uuids and MACs, ...),
+    # so a plain word costs a few string operations: the answers are those of the full checks.
+    n = len(t)
+    has_dash = "-" in t
+    has_dot = "." in t
     if _DIGIT_RE.search(t) is None:  # fast path: words (error, checkout-service, api.example.com)
-        if len(t) >= 8 and (_HEX_RE.fullmatch(t) or _UUID_RE.fullmatch(t)):
-            return P_UUID if "-" in t else P_ID
+        if n >= 8 and (_HEX_RE.fullmatch(t) or (has_dash and 36 <= n <= 38 and _UUID_RE.fullmatch(t))):
+            return P_UUID if has_dash else P_ID
         if t == "localhost":
             return P_HOST
-        if "-" in t:
+        if has_dash:
             m = _POD_RE.fullmatch(t)
             if m is not None and (
                 context == CTX_POD
@@ -137,18 +143,23 @@ def _classify(token: str, context: str = CTX_NONE) -> str | None:
                 or (len(m.group("rs")) >= 6 and _HEX_ONLY_RE.fullmatch(m.group("rs")))  # auth-cfbefa-wqrcc
             ):
                 return P_POD
-        if "." in t:
+        if has_dot:
             m = _FQDN_RE.fullmatch(t)
             if m is not None and m.group("tld") in _TLDS:
                 return P_HOST
         return None
     first = t[0]
+    uuid_len = has_dash and 36 <= n <= 38
     if first.isdigit() or first in "+-.{[":
-        if _UUID_RE.fullmatch(t):
+        if uuid_len and _UUID_RE.fullmatch(t):
             return P_UUID
-        if _ISO_TS_RE.fullmatch(t) or _TIME_RE.fullmatch(t) or _EPOCH_RE.fullmatch(t):
+        if (
+            (n >= 10 and t[4] == "-" and _ISO_TS_RE.fullmatch(t))
+            or (n >= 8 and t[2] == ":" and _TIME_RE.fullmatch(t))
+            or (n in (13, 16, 19) and _EPOCH_RE.fullmatch(t))
+        ):
             return P_TS
-        if _IPV4_RE.fullmatch(t):
+        if has_dot and _IPV4_RE.fullmatch(t):
             return P_IP
         if t.isdigit() and (len(t) >= 17 or (len(t) >= 8 and first == "0")):
             return P_ID  # an id of hex digits that happen to be decimal ones (numbers have no leading 0)
@@ -156,29 +167,31 @@ def _classify(token: str, context: str = CTX_NONE) -> str | None:
             return P_ID  # 123456789012, 1234e5678901: hex ids that read like numbers
         if _NUM_RE.fullmatch(t) or _NUM_UNIT_RE.fullmatch(t):
             return P_NUM
-    elif _UUID_RE.fullmatch(t):
+    elif uuid_len and _UUID_RE.fullmatch(t):
         return P_UUID
     if ":" in t and _IPV6_CANDIDATE_RE.fullmatch(t) and _is_ipv6(t):
         return P_IP
-    if _HEX_RE.fullmatch(t) or _MAC_RE.fullmatch(t):
+    if (n >= 8 and _HEX_RE.fullmatch(t)) or (n == 17 and _MAC_RE.fullmatch(t)):
         return P_ID
-    m = _POD_RE.fullmatch(t)
-    if m is not None:  # the hashes hold a digit, or look like hashes (hex, or no vowels)
-        rs, sfx = m.group("rs"), m.group("sfx")
-        if context == CTX_POD or _DIGIT_RE.search(rs + sfx) or _K8S_SAFE_RE.fullmatch(rs + sfx):
-            return P_POD
-    m = _POD_ONE_RE.fullmatch(t)
-    if m is not None and _DIGIT_RE.search(m.group("one")) and not m.group("one").isdigit():
-        return P_POD  # name-<hash5> with digits and letters
-    if _ID_SHAPE_RE.fullmatch(t):
+    if has_dash:
+        m = _POD_RE.fullmatch(t)
+        if m is not None:  # the hashes hold a digit, or look like hashes (hex, or no vowels)
+            rs, sfx = m.group("rs"), m.group("sfx")
+            if context == CTX_POD or _DIGIT_RE.search(rs + sfx) or _K8S_SAFE_RE.fullmatch(rs + sfx):
+                return P_POD
+        m = _POD_ONE_RE.fullmatch(t)
+        if m is not None and _DIGIT_RE.search(m.group("one")) and not m.group("one").isdigit():
+            return P_POD  # name-<hash5> with digits and letters
+    if (has_dash or "_" in t) and n >= 10 and _ID_SHAPE_RE.fullmatch(t):
         for segment in _ID_SPLIT_RE.split(t):
             if len(segment) >= 8 and _ID_SEGMENT_RE.fullmatch(segment):
                 return P_ID
-    if _IP_HOST_RE.fullmatch(t) or t == "localhost":
+    if t[:3] == "ip-" and _IP_HOST_RE.fullmatch(t):
         return P_HOST
-    m = _FQDN_RE.fullmatch(t)
-    if m is not None and m.group("tld") in _TLDS:
-        return P_HOST
+    if has_dot:
+        m = _FQDN_RE.fullmatch(t)
+        if m is not None and m.group("tld") in _TLDS:
+            return P_HOST
     if context == CTX_HOST and _DIGIT_HOST_RE.fullmatch(t) and not _NOT_A_HOST_RE.fullmatch(t):
         return P_HOST
     if context == CTX_ID and _ID_TOKEN_RE.fullmatch(t):

@@ -28,18 +28,34 @@ from alertrec.stages.normalize.literals import (
 log = logging.getLogger(__name__)
 
 # Coarse tokens: a "run" is glued text (no whitespace outside quotes, no parentheses or brackets):
-# one term such as field:value, field:"a phrase", -field:>=5.
+# one term such as field:value, field:"a phrase", -field:>=5. The whitespace before a token is
+# part of its match (group 1), so that a text costs one match per token.
 _LQ_COARSE_RE = re.compile(
     r"""
-    (?P<ws>\s+)
-   |(?P<lp>\()
+    (\s++)?
+    (?:
+    (?P<lp>\()
    |(?P<rp>\))
    |(?P<lb>[\[{])
    |(?P<rb>[\]}])
    |(?P<and>&&)
    |(?P<or>\|\|)
    |(?P<run>(?:"(?:[^"\\]++|\\[\s\S])*+"?|\\[\s\S]|[^\s"()\[\]{}\\&|]++|&(?!&)|\|(?!\|))++)
-   |(?P<other>[\s\S])
+   |(?P<other>\S)
+    )
+    """,
+    re.X,
+)
+# Inside a range [a TO b] / {a TO b}: only whitespace (between runs) and brackets (nesting depth)
+# matter, everything else is glued into the runs; brackets come as runs of brackets.
+_LQ_RANGE_RE = re.compile(
+    r"""
+    (\s++)?
+    (?:
+    (?P<lb>[\[{]++)
+   |(?P<rb>[\]}]++)
+   |(?P<glued>(?:"(?:[^"\\]++|\\[\s\S])*+"?|\\[\s\S]|[^\s"\[\]{}\\]++|\\)++)
+    )
     """,
     re.X,
 )
@@ -128,45 +144,24 @@ def _lucene_atoms(text: str) -> list[tuple[str, object]]:
     """
     atoms: list[tuple[str, object]] = []
     spaced = True
-    rng: tuple[str, list[list[str]], bool] | None = None  # an open range: opener, its runs' tokens, glued
-    rng_depth = 0
-    rng_spaced = True
-    for m in _LQ_COARSE_RE.finditer(text):
+    pos = 0
+    match = _LQ_COARSE_RE.match
+    bool_words = _BOOL_WORDS
+    while True:
+        m = match(text, pos)
+        if m is None:  # the end, or only whitespace left
+            break
+        pos = m.end()
         kind = m.lastgroup
-        tok = m.group(0)
-        if rng is not None:  # inside [a TO b] / {a TO b}
-            if kind == "ws":
-                rng_spaced = True
-                continue
-            if kind == "rb" and rng_depth == 0:
-                _add_run(atoms, (rng[0], ["".join(r) for r in rng[1]], tok), rng[2])
-                rng = None
-                spaced = False
-                continue
-            if kind == "lb":
-                rng_depth += 1
-            elif kind == "rb":
-                rng_depth -= 1
-            runs = rng[1]
-            if rng_spaced or not runs:
-                runs.append([tok])
-            else:
-                runs[-1].append(tok)
-            rng_spaced = False
-            continue
-        if kind == "ws":
+        tok = m.group(kind)
+        if m.group(1) is not None:
             spaced = True
-            continue
         if kind == "run" or kind == "other":
-            word = _BOOL_WORDS.get(tok.lower()) if len(tok) <= 3 else None
+            word = bool_words.get(tok.lower()) if len(tok) <= 3 else None
             if word is not None:
                 atoms.append(("op", word))
             else:
                 _add_run(atoms, tok, not spaced)
-        elif kind == "lb":
-            rng, rng_depth, rng_spaced = (tok, [], not spaced), 0, True
-        elif kind == "rb":  # a stray closing bracket is just a character
-            _add_run(atoms, tok, not spaced)
         elif kind == "lp":
             last = atoms[-1] if atoms else None
             prev = last[1] if last is not None and last[0] == "run" else None
@@ -176,12 +171,54 @@ def _lucene_atoms(text: str) -> list[tuple[str, object]]:
                 atoms.append(("lp", None))
         elif kind == "rp":
             atoms.append(("rp", None))
+        elif kind == "lb":
+            pos = _lucene_range(text, pos, tok, not spaced, atoms)
+        elif kind == "rb":  # a stray closing bracket is just a character
+            _add_run(atoms, tok, not spaced)
         else:  # && ||
-            atoms.append(("op", _BOOL_WORDS[tok]))
+            atoms.append(("op", bool_words[tok]))
         spaced = False
-    if rng is not None:  # an unclosed range is closed at the end
-        _add_run(atoms, (rng[0], ["".join(r) for r in rng[1]], "]" if rng[0] == "[" else "}"), rng[2])
     return atoms
+
+
+def _lucene_range(text: str, pos: int, opener: str, glued: bool, atoms: list[tuple[str, object]]) -> int:
+    """Scan the range that ``opener`` (at ``pos - 1``) opens; add it as a run; return where the text goes on.
+
+    The runs of the range are split by whitespace; brackets inside nest
+    (``[`` and ``{`` open, ``]`` and ``}`` close). The closing bracket at
+    depth 0 ends the range; an unclosed range is closed at the end of the text.
+    """
+    runs: list[list[str]] = []
+    depth = 0
+    spaced = True
+    match = _LQ_RANGE_RE.match
+    while True:
+        m = match(text, pos)
+        if m is None:  # an unclosed range is closed at the end
+            _add_run(atoms, (opener, ["".join(r) for r in runs], "]" if opener == "[" else "}"), glued)
+            return len(text)
+        if m.group(1) is not None:
+            spaced = True
+        kind = m.lastgroup
+        tok = m.group(kind)
+        if kind == "rb":
+            if len(tok) > depth:  # the closer is tok[depth]
+                if depth:
+                    if spaced or not runs:
+                        runs.append([tok[:depth]])
+                    else:
+                        runs[-1].append(tok[:depth])
+                _add_run(atoms, (opener, ["".join(r) for r in runs], tok[depth]), glued)
+                return m.start(kind) + depth + 1
+            depth -= len(tok)
+        elif kind == "lb":
+            depth += len(tok)
+        if spaced or not runs:
+            runs.append([tok])
+        else:
+            runs[-1].append(tok)
+        spaced = False
+        pos = m.end()
 
 
 def _add_run(atoms: list[tuple[str, object]], seg: object, glued: bool) -> None:
@@ -358,7 +395,7 @@ def _close_group(stack: list[_Frame]) -> None:
     negated = bool(parent.items) and parent.items[-1] == ("op", "NOT")
     if not frame.prefix and len(chains) == 1 and not (negated and len(chains[0]) > 1):
         # a pure AND group: its terms join the AND chain around it
-        terms = sorted(set(chains[0]))
+        terms = chains[0] if len(chains[0]) == 1 else sorted(set(chains[0]))
         if len(terms) == 1:
             parent.items.append(("term", terms[0]))
         else:
