@@ -98,7 +98,7 @@ class Config:
         every account) the per-account work runs in-process instead of starting a
         pool: a pool costs more than it saves on a small window. Same output.
     ranker : str
-        ``mxnet`` (the default: the learned ranker of alertrec/mxnet_ranker.py)
+        ``mxnet`` (the default: the learned ranker of alertrec/mxnet_ranker/)
         or ``popularity`` (the yardstick).
     engine : str
         Where the per-account work runs: ``local`` (the process pool) or

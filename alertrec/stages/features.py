@@ -89,7 +89,7 @@ title and history exists; its own history is lent to it at similarity 1).
 
 :data:`PRIOR` = ``own_use_long + 0.5 * borrowed_use + 0.1 * account_use_long`` is
 a popularity-like score used to cap the candidate lists and as the fixed part
-of the model's score (see ``alertrec/mxnet_ranker.py``).
+of the model's score (see ``alertrec/mxnet_ranker/ranker.py``).
 
 Labels (:func:`graded_labels`): what a later session did with an item, graded
 1 = used, 2 = used in a resolved session, 3 = the last item before the

@@ -80,7 +80,7 @@ def test_evaluate_from_args_parses_and_reports(monkeypatch, capsys, report):
         seen["settings"] = settings
         return {**rep, "outputs": {"json": "J", "png": "P"}}
 
-    monkeypatch.setattr(E, "evaluate", fake_evaluate)
+    monkeypatch.setattr("alertrec.evaluate.cli.evaluate", fake_evaluate)  # where evaluate_from_args looks it up
     from alertrec import cli
 
     code = cli.main(["evaluate", "--input", "in", "--date", "2026-02-01", "--days", "3", "--list-length", "15",

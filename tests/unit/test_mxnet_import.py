@@ -10,10 +10,10 @@ def test_importing_the_mxnet_ranker_leaves_the_environment_and_numpy_as_they_wer
     code = (
         "import os, numpy as np\n"
         "before = dict(os.environ)\n"
-        "import alertrec.mxnet_ranker\n"
+        "import alertrec.mxnet_ranker.net\n"
         "assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())\n"
         "assert 'bool' not in np.__dict__\n"
-        "alertrec.mxnet_ranker.mx.nd.ones((64, 64)).sum().asnumpy()\n"
+        "alertrec.mxnet_ranker.net.mx.nd.ones((64, 64)).sum().asnumpy()\n"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)

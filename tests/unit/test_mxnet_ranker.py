@@ -134,4 +134,4 @@ def test_only_mxnet_ranker_imports_mxnet():
         str(p.relative_to(REPO)) for p in (REPO / "alertrec").rglob("*.py")
         if re.search(r"^\s*(import mxnet|from mxnet)", p.read_text(encoding="utf-8"), re.MULTILINE)
     )
-    assert importers == ["alertrec/mxnet_ranker.py"]
+    assert importers == ["alertrec/mxnet_ranker/net.py"]

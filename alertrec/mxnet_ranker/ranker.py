@@ -1,8 +1,9 @@
 """The learned ranker (``mxnet-v1``): an MXNet Gluon list scorer behind :class:`~alertrec.stages.rank.Ranker`.
 
-This is the only module that imports mxnet (docs/adr/0005-mxnet-ranker.md): swapping
-the framework means rewriting this file, nothing else. Candidates, features and
-labels are pure functions of :mod:`alertrec.stages.features`.
+The network lives in :mod:`alertrec.mxnet_ranker.net`, the only module that imports mxnet
+(docs/adr/0005-mxnet-ranker.md): swapping the framework means rewriting that file, nothing
+else. Candidates, features and labels are pure functions of :mod:`alertrec.stages.features`;
+the padded training arrays are :mod:`alertrec.mxnet_ranker.lists`.
 
 Model
 -----
@@ -30,110 +31,47 @@ recent training day.
 
 Determinism: ``mx.random.seed`` and ``numpy.random.default_rng`` from the config's
 seed; inputs sorted before anything order-dependent; the MXNet engine is the
-synchronous ``NaiveEngine`` with one OpenMP thread (set below unless the
-environment says otherwise), so the same input gives bit-identical parameters.
+synchronous ``NaiveEngine`` with one OpenMP thread (set by :mod:`alertrec.mxnet_ranker.net`
+unless the environment says otherwise), so the same input gives bit-identical parameters.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
-import warnings
-from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-
-@contextlib.contextmanager
-def _mxnet_import_environment() -> Iterator[None]:
-    """What importing mxnet 1.9.1 needs, for the duration of the import only.
-
-    Threads and engine are read by MXNet and OpenMP when the library loads: the synchronous
-    engine with one OpenMP thread makes training bit-reproducible and keeps MXNet from
-    oversubscribing the cores that Spark and the process pool share (an operator's own
-    value of a variable wins). The retired mxnet's import still touches ``np.bool``, which
-    numpy 1.24 removed (numpy < 2 is pinned). Both are undone afterwards, with the variables
-    mxnet's import sets itself, so importing this module leaves the process as it was.
-    """
-    wanted = {"MXNET_ENGINE_TYPE": "NaiveEngine", "OMP_NUM_THREADS": "1", "MXNET_CPU_WORKER_NTHREADS": "1"}
-    saved = dict(os.environ)
-    for name, value in wanted.items():
-        os.environ.setdefault(name, value)
-    alias = "bool" not in np.__dict__
-    if alias:
-        np.bool = bool  # type: ignore[attr-defined]
-    try:
-        with warnings.catch_warnings():  # mxnet 1.9 imports numpy/distutils APIs that warn on import
-            warnings.simplefilter("ignore", DeprecationWarning)
-            yield
-    finally:
-        # mxnet's own import sets KMP_* variables too (read by OpenMP when it loads, which it has)
-        for name in set(os.environ) - set(saved):
-            del os.environ[name]
-        os.environ.update(saved)
-        if alias:
-            del np.bool  # type: ignore[attr-defined]
-
-
-with _mxnet_import_environment():
-    import mxnet as mx
-    from mxnet import autograd, gluon
-
-    # MXNet picks its engine at the first operation, not at import: start it here, while the
-    # variables are set, so it is the synchronous one whatever the environment is later
-    mx.nd.zeros((1,)).asnumpy()
-
-import pandas as pd  # noqa: E402
-
-from alertrec import schema as S  # noqa: E402
-from alertrec.config import Config  # noqa: E402
-from alertrec.stages import features as F  # noqa: E402
-from alertrec.stages.rank import Ranker, empty_recommendations, finish_recommendations  # noqa: E402
+from alertrec import schema as S
+from alertrec.config import Config
+from alertrec.mxnet_ranker.lists import ListData, feature_scaling, renumber_lists, standardize
+from alertrec.mxnet_ranker.net import (
+    FRAMEWORK,
+    ListScorer,
+    eval_loss,
+    forward,
+    load_params,
+    new_net,
+    params_bytes,
+    train,
+)
+from alertrec.stages import features as F
+from alertrec.stages.rank import Ranker, empty_recommendations, finish_recommendations
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MXNetRanker", "ListScorer", "MODEL_VERSION"]
+__all__ = ["MXNetRanker", "MODEL_VERSION", "SHARED"]
 
 MODEL_VERSION = "mxnet-v1"
 SHARED = "shared"
 _PARAMS_FILE = "model.params"
 _ENCODING_FILE = "encoding.json"
-_MASK_LOGIT = -1.0e4
 _VERB = {S.ITEM_DASHBOARD: "opened", S.ITEM_QUERY: "run"}
 _MAX_TITLE_CHARS = 80
-
-
-class ListScorer(gluon.HybridBlock):
-    """``prior_scale * prior + MLP(x)``, one score per candidate.
-
-    Parameters
-    ----------
-    hidden : tuple of int
-        Widths of the hidden ReLU layers.
-    prior_init : float
-        Initial ``prior_scale``.
-
-    Inputs ``x`` ``(..., n_features)`` and ``prior`` ``(...)``; output ``(...)``.
-    """
-
-    def __init__(self, hidden: tuple[int, ...] = (32, 16), prior_init: float = 5.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        with self.name_scope():
-            self.body = gluon.nn.HybridSequential()
-            for width in hidden:
-                self.body.add(gluon.nn.Dense(width, activation="relu", flatten=False))
-            self.out = gluon.nn.Dense(1, flatten=False, weight_initializer=mx.init.Zero())
-            self.prior_scale = self.params.get("prior_scale", shape=(1,), init=mx.init.Constant(prior_init))
-
-    def hybrid_forward(self, F_, x, prior, prior_scale):  # noqa: N803 - gluon's signature
-        mlp = F_.squeeze(self.out(self.body(x)), axis=-1)
-        return mlp + F_.broadcast_mul(prior, prior_scale)
 
 
 class MXNetRanker(Ranker):
@@ -241,7 +179,7 @@ class MXNetRanker(Ranker):
         _check_items(items)
         lists = self.training_lists(sessions, items, config, clusters)
         self.fit_shared(lists, config)
-        data = _ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
+        data = ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
         accounts = self._account_models(self.nets_[SHARED], data, self._seed())
         self.nets_.update(accounts)
         self.training_["account_models"] = sorted(int(a) for a in accounts)
@@ -282,8 +220,8 @@ class MXNetRanker(Ranker):
         self.config_ = config
         self.feature_params_ = F.FeatureParams.from_config(config, **(self.feature_params or {}))
         lists = renumber_lists(lists)
-        self.scaling_ = _scaling(lists)
-        data = _ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
+        self.scaling_ = feature_scaling(lists)
+        data = ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
         seed = self._seed()
         shared = self._new_net(seed)
         losses = self._train(shared, data, np.arange(data.n_lists), self.epochs, self.learning_rate, seed)
@@ -335,7 +273,7 @@ class MXNetRanker(Ranker):
         self.config_ = config
         self.nets_ = {SHARED: self.nets_[SHARED]}
         lists = renumber_lists(lists)
-        data = _ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
+        data = ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
         own = self._account_models(self.nets_[SHARED], data, self._seed())
         self.nets_.update({int(k): v for k, v in own.items() if int(k) == int(account_id)})
         self.training_ = {**getattr(self, "training_", {}), "account_models": sorted(int(a) for a in own),
@@ -403,7 +341,7 @@ class MXNetRanker(Ranker):
         Each row is scored by its account's own model when there is one, else by
         the shared model.
         """
-        x = _standardize(feats, self.scaling_)
+        x = standardize(feats, self.scaling_)
         prior = feats[F.PRIOR].to_numpy(dtype=np.float32)
         accounts = feats[S.ACCOUNT_ID].to_numpy(dtype=np.int64)
         out = np.zeros(len(feats), dtype=np.float64)
@@ -413,10 +351,10 @@ class MXNetRanker(Ranker):
                 continue
             rows = accounts == int(key)
             if rows.any():
-                out[rows] = _forward(net, x[rows], prior[rows])
+                out[rows] = forward(net, x[rows], prior[rows])
                 todo &= ~rows
         if todo.any():
-            out[todo] = _forward(self.nets_[SHARED], x[todo], prior[todo])
+            out[todo] = forward(self.nets_[SHARED], x[todo], prior[todo])
         return out
 
     # ------------------------------------------------------------------
@@ -431,7 +369,7 @@ class MXNetRanker(Ranker):
         files: dict[str, bytes] = {}
         for key, net in self.nets_.items():
             scope = SHARED if key == SHARED else str(int(key))
-            files[f"{scope}/{version}/{_PARAMS_FILE}"] = _params_bytes(net)
+            files[f"{scope}/{version}/{_PARAMS_FILE}"] = params_bytes(net)
             files[f"{scope}/{version}/{_ENCODING_FILE}"] = _json_bytes({**encoding, "scope": scope})
         return files
 
@@ -456,48 +394,21 @@ class MXNetRanker(Ranker):
             if params is None:
                 raise ValueError(f"missing {scope}/{ranker.version_}/{_PARAMS_FILE}")
             net = ListScorer(tuple(encoding["ranker"]["hidden"]))
-            _load_params(net, params)
+            load_params(net, params)
             ranker.nets_[SHARED if scope == SHARED else int(scope)] = net
         return ranker
 
     # ------------------------------------------------------------------
     def _new_net(self, seed: int) -> ListScorer:
-        mx.random.seed(seed)
-        net = ListScorer(self.hidden)
-        net.initialize(mx.init.Xavier(rnd_type="uniform", magnitude=2.0), ctx=mx.cpu())
-        net.hybridize()
-        n = len(F.FEATURE_COLUMNS)
-        net(mx.nd.zeros((1, n)), mx.nd.zeros((1,)))  # materialize the parameter shapes
-        return net
+        return new_net(self.hidden, seed, len(F.FEATURE_COLUMNS))
 
     def _train(
-        self, net: ListScorer, data: "_ListData", lists: np.ndarray, epochs: int, lr: float, seed: int
+        self, net: ListScorer, data: ListData, lists: np.ndarray, epochs: int, lr: float, seed: int
     ) -> list[float]:
         """Minimize the weighted listwise softmax cross-entropy; returns the loss per epoch."""
-        if len(lists) == 0 or epochs <= 0:
-            return []
-        mx.random.seed(seed)
-        rng = np.random.default_rng(seed)
-        objective = _ListLoss(net)
-        objective.hybridize()
-        trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": lr, "wd": self.weight_decay})
-        losses = []
-        for _ in range(epochs):
-            order = lists[rng.permutation(len(lists))]
-            total, weight = 0.0, 0.0
-            for start in range(0, len(order), self.batch_lists):
-                batch = data.batch(np.sort(order[start:start + self.batch_lists]))
-                with autograd.record():
-                    loss = objective(*batch)
-                loss.backward()
-                trainer.step(1)
-                w = float(batch[-1].sum().asscalar())
-                total += float(loss.asscalar()) * w
-                weight += w
-            losses.append(total / max(weight, 1e-12))
-        return losses
+        return train(net, data, lists, epochs, lr, self.weight_decay, self.batch_lists, seed)
 
-    def _account_models(self, shared: ListScorer, data: "_ListData", seed: int) -> dict[int, ListScorer]:
+    def _account_models(self, shared: ListScorer, data: "ListData", seed: int) -> dict[int, ListScorer]:
         """Fine-tuned per-account models, kept where they beat the shared model on the last day."""
         out: dict[int, ListScorer] = {}
         if data.n_lists == 0 or self.account_epochs <= 0:
@@ -514,7 +425,7 @@ class MXNetRanker(Ranker):
             lr = self.learning_rate / 2.0
             trial = self._copy(shared)
             self._train(trial, data, train, self.account_epochs, lr, seed + int(account) % 100_003)
-            if _eval_loss(trial, data, valid) >= _eval_loss(shared, data, valid):
+            if eval_loss(trial, data, valid) >= eval_loss(shared, data, valid):
                 continue
             final = self._copy(shared)
             self._train(final, data, own, self.account_epochs, lr, seed + int(account) % 100_003)
@@ -523,7 +434,7 @@ class MXNetRanker(Ranker):
 
     def _copy(self, net: ListScorer) -> ListScorer:
         clone = ListScorer(self.hidden)
-        _load_params(clone, _params_bytes(net))
+        load_params(clone, params_bytes(net))
         return clone
 
     def _serving_history(self, hist: F.SessionItems, assignments: pd.DataFrame | None) -> None:
@@ -540,7 +451,7 @@ class MXNetRanker(Ranker):
         return {
             "model_version": self.model_version,
             "version": version,
-            "framework": f"mxnet {mx.__version__}",
+            "framework": FRAMEWORK,
             "features": list(F.FEATURE_COLUMNS),
             "prior": "own_use_long + 0.5 * borrowed_use + 0.1 * account_use_long",
             "scaling": self.scaling_,
@@ -557,134 +468,10 @@ class MXNetRanker(Ranker):
         digest = hashlib.sha1()
         for key in sorted(self.nets_, key=str):
             digest.update(str(key).encode())
-            digest.update(_params_bytes(self.nets_[key]))
+            digest.update(params_bytes(self.nets_[key]))
         digest.update(_json_bytes({"scaling": self.scaling_, "features": list(F.FEATURE_COLUMNS)}))
         day = self.config_.date.strftime("%Y%m%d") if hasattr(self, "config_") else "unknown"
         return f"{self.model_version}-{day}-{digest.hexdigest()[:10]}"
-
-
-# ---------------------------------------------------------------------------
-# data of the training lists
-# ---------------------------------------------------------------------------
-class _ListData:
-    """Training lists as padded arrays: ``(lists, max_candidates, features)``."""
-
-    def __init__(self, x, prior, mask, gain, weight, weight_sessions, account, cutoff, cold) -> None:
-        self.x, self.prior, self.mask, self.gain, self.weight = x, prior, mask, gain, weight
-        self.weight_sessions, self.account, self.cutoff, self.cold = weight_sessions, account, cutoff, cold
-        self.n_lists = len(weight)
-        self._nd: tuple | None = None
-
-    @classmethod
-    def build(cls, lists: pd.DataFrame, scaling: dict[str, list[float]], max_candidates: int) -> "_ListData":
-        n_feat = len(F.FEATURE_COLUMNS)
-        if lists.empty:
-            z = np.zeros((0, max_candidates), dtype=np.float32)
-            return cls(np.zeros((0, max_candidates, n_feat), np.float32), z, z, z, np.zeros(0, np.float32),
-                       np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
-        list_id = lists[F.LIST_ID].to_numpy(dtype=np.int64)
-        n_lists = int(list_id.max()) + 1
-        pos = lists.groupby(F.LIST_ID, sort=False).cumcount().to_numpy()
-        width = int(min(max_candidates, pos.max() + 1))
-        x = np.zeros((n_lists, width, n_feat), dtype=np.float32)
-        prior = np.zeros((n_lists, width), dtype=np.float32)
-        mask = np.zeros((n_lists, width), dtype=np.float32)
-        gain = np.zeros((n_lists, width), dtype=np.float32)
-        x[list_id, pos] = _standardize(lists, scaling)
-        prior[list_id, pos] = lists[F.PRIOR].to_numpy(dtype=np.float32)
-        mask[list_id, pos] = 1.0
-        gain[list_id, pos] = lists[F.GAIN].to_numpy(dtype=np.float32)
-        head = lists.drop_duplicates(F.LIST_ID).sort_values(F.LIST_ID)
-        sessions = head[F.LIST_WEIGHT].to_numpy(dtype=np.float64)
-        weight = np.sqrt(sessions).astype(np.float32)  # busy definitions count more, but not linearly
-        return cls(x, prior, mask, gain, weight, sessions, head[S.ACCOUNT_ID].to_numpy(dtype=np.int64),
-                   head[F.CUTOFF].to_numpy(dtype=np.float64), head[F.COLD].to_numpy(dtype=bool))
-
-    def batch(self, rows: np.ndarray):
-        """``x, prior, mask, gain, weight`` of the lists ``rows`` as NDArrays (taken from copies
-        converted once, not per step)."""
-        if self._nd is None:
-            self._nd = tuple(_nd(a) for a in (self.x, self.prior, self.mask, self.gain, self.weight))
-        index = _nd(rows)
-        return tuple(mx.nd.take(a, index, axis=0) for a in self._nd)
-
-
-class _ListLoss(gluon.HybridBlock):
-    """Weighted mean over lists of the softmax cross-entropy of the gains (padding masked out)."""
-
-    def __init__(self, net: ListScorer, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.net = net
-
-    def hybrid_forward(self, F_, x, prior, mask, gain, weight):  # noqa: N803 - gluon's signature
-        logits = self.net(x, prior) * mask + (1.0 - mask) * _MASK_LOGIT
-        logp = F_.log_softmax(logits, axis=1)
-        per_list = -F_.sum(gain * logp * mask, axis=1)
-        return F_.sum(per_list * weight) / F_.maximum(F_.sum(weight), 1e-12)
-
-
-def _eval_loss(net: ListScorer, data: _ListData, rows: np.ndarray) -> float:
-    return float(_ListLoss(net)(*data.batch(np.sort(rows))).asscalar())
-
-
-def _forward(net: ListScorer, x: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    if len(x) == 0:
-        return np.zeros(0)
-    return net(_nd(x), _nd(prior)).asnumpy().astype(np.float64)
-
-
-def _nd(values: np.ndarray):
-    """A float32 NDArray copy of a numpy array (``mx.nd.array`` would touch a deprecated scipy path)."""
-    return mx.nd.from_numpy(np.ascontiguousarray(values, dtype=np.float32), zero_copy=False)
-
-
-# ---------------------------------------------------------------------------
-# encodings
-# ---------------------------------------------------------------------------
-def _scaling(lists: pd.DataFrame) -> dict[str, list[float]]:
-    """Mean and standard deviation of each feature over the training rows (std 1 when constant)."""
-    if lists.empty:
-        n = len(F.FEATURE_COLUMNS)
-        return {"mean": [0.0] * n, "std": [1.0] * n}
-    values = lists[list(F.FEATURE_COLUMNS)].to_numpy(dtype=np.float64)
-    mean = values.mean(axis=0)
-    std = values.std(axis=0)
-    std = np.where(std > 1e-9, std, 1.0)
-    return {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
-
-
-def _standardize(frame: pd.DataFrame, scaling: dict[str, list[float]]) -> np.ndarray:
-    values = frame[list(F.FEATURE_COLUMNS)].to_numpy(dtype=np.float64)
-    return ((values - np.asarray(scaling["mean"])) / np.asarray(scaling["std"])).astype(np.float32)
-
-
-def _params_bytes(net: ListScorer) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="alertrec-mx-") as tmp:
-        path = os.path.join(tmp, _PARAMS_FILE)
-        net.save_parameters(path)
-        with open(path, "rb") as fh:
-            return fh.read()
-
-
-def _load_params(net: ListScorer, data: bytes) -> None:
-    with tempfile.TemporaryDirectory(prefix="alertrec-mx-") as tmp:
-        path = os.path.join(tmp, _PARAMS_FILE)
-        with open(path, "wb") as fh:
-            fh.write(data)
-        net.load_parameters(path, ctx=mx.cpu())
-    net.hybridize()
-
-
-def renumber_lists(lists: pd.DataFrame) -> pd.DataFrame:
-    """Lists of any origin with ``list_id`` 0.. in (cutoff, account_id, alert_id, cold, list_id)
-    order, the order :func:`~alertrec.stages.features.training_lists` numbers them in."""
-    if lists.empty:
-        return lists
-    heads = lists.drop_duplicates(F.LIST_ID)[[F.LIST_ID, F.CUTOFF, S.ACCOUNT_ID, S.ALERT_ID, F.COLD]]
-    heads = heads.sort_values([F.CUTOFF, S.ACCOUNT_ID, S.ALERT_ID, F.COLD, F.LIST_ID], kind="mergesort")
-    number = pd.Series(np.arange(len(heads), dtype=np.int64), index=heads[F.LIST_ID].to_numpy())
-    out = lists.assign(**{F.LIST_ID: number.loc[lists[F.LIST_ID].to_numpy()].to_numpy()})
-    return out.sort_values([F.LIST_ID], kind="mergesort").reset_index(drop=True)
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -755,74 +542,3 @@ def _short_title(title: str) -> str:
     title = " ".join(str(title).split())
     return title if len(title) <= _MAX_TITLE_CHARS else title[: _MAX_TITLE_CHARS - 1] + "…"
 
-
-# ===========================================================================
-# Next-step scorer of the serving folders (alertrec/serving, docs/adr/0006-serving.md)
-# ---------------------------------------------------------------------------
-# Appended section, owned by the serving code: trains the small listwise MLP that
-# ranks the next step of an investigation and exports its weights to numpy, so
-# that ``alertrec serve`` scores with numpy and never imports mxnet. Nothing above
-# this line depends on it.
-# ===========================================================================
-def train_next_step_scorer(
-    x: np.ndarray,
-    prior: np.ndarray,
-    mask: np.ndarray,
-    gain: np.ndarray,
-    hidden: tuple[int, ...] = (32, 16),
-    epochs: int = 20,
-    learning_rate: float = 0.005,
-    weight_decay: float = 1e-4,
-    batch_lists: int = 128,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Fit ``prior_scale * prior + MLP(x)`` to next-step lists; return the weights as numpy.
-
-    Parameters
-    ----------
-    x : numpy.ndarray
-        ``(lists, width, features)`` standardized features (padding rows masked out).
-    prior, mask, gain : numpy.ndarray
-        ``(lists, width)``: the fixed prior score, 1 for real rows, normalized gains.
-    hidden : tuple of int
-        Hidden ReLU layer widths (:class:`ListScorer`).
-    epochs, learning_rate, weight_decay, batch_lists : int, float, float, int
-        Adam settings of the listwise softmax cross-entropy (:class:`_ListLoss`).
-    seed : int
-        Seeds ``mx.random`` and the batch order.
-
-    Returns
-    -------
-    dict
-        ``layers``: ``[(W, b), ...]`` float32 numpy (``W`` is ``(out, in)``, the Gluon
-        layout; ReLU between layers), ``prior_scale`` (float), ``losses`` (per epoch).
-    """
-    n_lists, _, n_feat = x.shape
-    mx.random.seed(seed)
-    net = ListScorer(tuple(hidden))
-    net.initialize(mx.init.Xavier(rnd_type="uniform", magnitude=2.0), ctx=mx.cpu())
-    net.hybridize()
-    net(mx.nd.zeros((1, n_feat)), mx.nd.zeros((1,)))
-    losses: list[float] = []
-    if n_lists:
-        rng = np.random.default_rng(seed)
-        weight = np.ones(n_lists, dtype=np.float32)
-        arrays = tuple(_nd(a) for a in (x, prior, mask, gain, weight))
-        objective = _ListLoss(net)
-        objective.hybridize()
-        trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": learning_rate, "wd": weight_decay})
-        for _ in range(epochs):
-            order = rng.permutation(n_lists)
-            total = 0.0
-            for start in range(0, n_lists, batch_lists):
-                rows = _nd(np.sort(order[start:start + batch_lists]))
-                batch = tuple(mx.nd.take(a, rows, axis=0) for a in arrays)
-                with autograd.record():
-                    loss = objective(*batch)
-                loss.backward()
-                trainer.step(1)
-                total += float(loss.asscalar()) * len(order[start:start + batch_lists])
-            losses.append(total / n_lists)
-    layers = [(d.weight.data().asnumpy().astype(np.float32), d.bias.data().asnumpy().astype(np.float32))
-              for d in list(net.body) + [net.out]]
-    return {"layers": layers, "prior_scale": float(net.prior_scale.data().asnumpy()[0]), "losses": losses}
