@@ -94,7 +94,9 @@ def prepare_task(task: AccountTask) -> dict[str, Any]:
     if task.registry_staged:
         from alertrec.stages.normalize.registry import validate_registry
 
-        registry = validate_registry(pq.read_table(pa.BufferReader(area.get(registry_path(task.account_id)))).to_pandas())
+        registry = validate_registry(
+            pq.read_table(pa.BufferReader(area.get(registry_path(task.account_id)))).to_pandas()
+        )
     t_read = time.perf_counter() - t0
     prepared = prepare_account(task.account_id, frames["sessions"], frames["items"], frames["fired"], task.config,
                                registry)

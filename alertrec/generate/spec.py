@@ -139,7 +139,7 @@ class WorldSpec:
             raise ConfigError(f"WorldSpec.tail_hours must be within [0, 24), got {self.tail_hours!r}")
 
     @classmethod
-    def for_actions(cls, n: int, end_date: dt.date, **overrides: object) -> "WorldSpec":
+    def for_actions(cls, n: int, end_date: dt.date, **overrides: object) -> WorldSpec:
         """A spec with accounts, definitions and users sized for about ``n`` action rows.
 
         Accounts grow with the square root of ``n`` (bigger worlds have both

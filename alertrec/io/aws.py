@@ -53,14 +53,17 @@ DEFAULT_RETRY_MODE = "standard"
 DEFAULT_MAX_ATTEMPTS = 8
 RETRY_MODES = ("standard", "adaptive", "legacy")
 #: per-key codes of a batch answer (DeleteObjects) that are worth another try
-RETRYABLE_KEY_ERRORS = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "OperationAborted"})
+RETRYABLE_KEY_ERRORS = frozenset(
+    {"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "OperationAborted"}
+)
 
 
 # --------------------------------------------------------------------------
 # Endpoints, settings, clients
 # --------------------------------------------------------------------------
 def endpoint_env(service: str) -> tuple[str, str]:
-    """The variables naming ``service``'s endpoint, most specific first (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``)."""
+    """The variables naming ``service``'s endpoint, most specific first
+    (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``)."""
     return (f"{ENDPOINT_ENV}_{service.upper().replace('-', '_')}", ENDPOINT_ENV)
 
 

@@ -33,7 +33,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -319,7 +319,7 @@ def create_app(settings: ServeSettings | None = None, registry: ModelRegistry | 
         return _json(200, answer)
 
     @asynccontextmanager
-    async def lifespan(app: Any):  # noqa: ANN202 - Starlette's lifespan protocol
+    async def lifespan(app: Any) -> AsyncIterator[None]:  # Starlette's lifespan protocol
         log.info("serving: ready (root %s, at most %d models, %d MiB)", settings.root, settings.max_models,
                  settings.max_memory_bytes // 2**20)
         yield

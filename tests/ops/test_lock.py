@@ -165,7 +165,7 @@ class TestS3Lock:
                 time.sleep(0.1)
             assert lock.etag != first_etag, "the heartbeat did not renew the lease"
             self._plant(s3_bucket)  # another run took it over (its lease had run out, say)
-            with pytest.raises(LockLostError, match="lost the lock .*now held by run run-other"):
+            with pytest.raises(LockLostError, match=r"lost the lock .*now held by run run-other"):
                 lock.check()
         finally:
             lock.release()
