@@ -108,7 +108,7 @@ class S3Lock(DayLock):
                 get, attempts=self.storage.attempts, retryable=aws.is_cut_off_read, what=f"reading the lock {self.url}"
             )
         except Exception as exc:
-            if aws.isaws.is_not_found(exc):
+            if aws.is_not_found(exc):
                 return None
             raise OutputError(f"cannot read the lock {self.url}: {aws.describe(exc)}") from exc
         try:
