@@ -174,7 +174,7 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
     )
 
 
-def _cache_bytes(args: argparse.Namespace) -> dict[str, int]:
+def _cache_bytes(args: argparse.Namespace) -> dict[str, Any]:
     """``input_cache_bytes`` from ``--input-cache-gb`` when given (raises ConfigError when not > 0)."""
     gb = getattr(args, "input_cache_gb", None)
     if gb is None:

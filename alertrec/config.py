@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from alertrec.errors import ConfigError
 
@@ -239,7 +240,7 @@ class Config:
         """Firings at or after this instant are known (window start minus the lookback)."""
         return _midnight(self.date - dt.timedelta(days=self.history_days + self.alert_lookback_days))
 
-    def replace(self, **changes: object) -> Config:
+    def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, **changes)
 

@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 import time
-from typing import IO, Any
+from typing import IO, Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class TerminalHandler(logging.Handler):
         if record.msg == "stage %s: started":
             self.stage, self.stage_started = str(record.args[0]), time.monotonic()
         elif record.msg == "stage %s: %.1f s":
-            self.done.append((str(record.args[0]), float(record.args[1])))
+            self.done.append((str(record.args[0]), float(cast(float, record.args[1]))))
             if self.stage == str(record.args[0]):
                 self.stage = None
 

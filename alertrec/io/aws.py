@@ -34,7 +34,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
 from alertrec.errors import OutputError
 
@@ -87,7 +87,14 @@ def endpoint_url(service: str) -> str | None:
     return None
 
 
-def retry_settings(mode: str | None = None, max_attempts: int | None = None) -> dict[str, object]:
+class RetrySettings(TypedDict):
+    """What :func:`retry_settings` returns: botocore's retry mode and tries per request."""
+
+    mode: str
+    max_attempts: int
+
+
+def retry_settings(mode: str | None = None, max_attempts: int | None = None) -> RetrySettings:
     """botocore's ``retries`` setting of every AWS client alertrec makes.
 
     Parameters
@@ -124,7 +131,7 @@ def retry_settings(mode: str | None = None, max_attempts: int | None = None) -> 
     return {"mode": mode, "max_attempts": max_attempts}
 
 
-def botocore_config(retries: dict[str, object] | None = None) -> BotocoreConfig:
+def botocore_config(retries: RetrySettings | None = None) -> BotocoreConfig:
     """The botocore ``Config`` of alertrec's AWS clients: retries, timeouts, a small pool.
 
     Parameters
@@ -150,7 +157,9 @@ def botocore_config(retries: dict[str, object] | None = None) -> BotocoreConfig:
     )
 
 
-def client(service: str, boto3_session: boto3.Session | None = None, retries: dict[str, object] | None = None) -> Any:
+def client(
+    service: Literal["s3", "glue"], boto3_session: boto3.Session | None = None, retries: RetrySettings | None = None
+) -> Any:
     """A boto3 client of ``service`` on ``boto3_session``, with :func:`endpoint_url` and :func:`botocore_config`.
 
     Parameters

@@ -208,6 +208,8 @@ def _resolve(root: str, url: str) -> str:
 class AccessLog:
     """ASGI middleware: one JSON line per HTTP request (method, path, status, ms, bytes)."""
 
+    state: Any  # the wrapped Starlette app's state (set by create_app)
+
     def __init__(self, app: Any) -> None:
         self.app = app
 
@@ -340,7 +342,7 @@ def create_app(settings: ServeSettings | None = None, registry: ModelRegistry | 
     app.state.registry = registry
     app.state.settings = settings
     wrapped = AccessLog(app)
-    wrapped.state = app.state  # type: ignore[attr-defined]
+    wrapped.state = app.state
     return wrapped
 
 

@@ -133,7 +133,8 @@ def judge_events(events: Any, canonical_ids: dict[str, str], idle_timeout_s: flo
     seen: set[str] = set()
     used: list[tuple[str, str]] = []
     used_set: set[tuple[str, str]] = set()
-    start = last_ts = None
+    start: float | None = None
+    last_ts = 0.0  # read only once start is set (both are set together)
     for ts, event_id, payload, action in rows:
         if event_id in seen:
             skip(S.R_DUPLICATE)
@@ -158,7 +159,7 @@ def judge_events(events: Any, canonical_ids: dict[str, str], idle_timeout_s: flo
             break
         item_type = S.ITEM_DASHBOARD if action == S.DASHBOARD_OPENED else S.ITEM_QUERY
         _, reason = explode_one(item_type, payload)
-        if reason == R_EXPLODE_MALFORMED:
+        if reason == R_EXPLODE_MALFORMED or payload is None:  # explode_one: None is malformed
             skip(S.R_MALFORMED_PAYLOAD)
             continue
         obj = orjson.loads(payload)

@@ -87,7 +87,7 @@ class S3Storage(Storage):
     @property
     def attempts(self) -> int:
         """Tries per call, the first included (the retries' ``max_attempts``)."""
-        return int(self.retries["max_attempts"])  # type: ignore[call-overload]
+        return int(self.retries["max_attempts"])
 
     def client(self) -> Any:
         """This storage's boto3 S3 client (its session, endpoint and retries); made on first use."""
