@@ -216,7 +216,9 @@ def prepare_account(
     return PreparedAccount(int(account_id), sessions, normalized, fired, clusters, lists, counts, timings, entries)
 
 
-def cluster_one_account(account_id: int, sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams) -> Clusters:
+def cluster_one_account(
+    account_id: int, sessions: pd.DataFrame, items: pd.DataFrame, params: ClusterParams
+) -> Clusters:
     """The cluster stage for one account's sessions and normalized items."""
     tasks = account_tasks(sessions, items, params)
     if not tasks:
@@ -271,7 +273,8 @@ def merge_samples(samples: Iterable[pd.DataFrame | None], cap: int) -> pd.DataFr
     ordered = keys.sort_values(kind="mergesort")
     keep = set(ordered[ordered.rank(method="dense") <= cap].index.tolist())
     out = union[union["list_id"].isin(keep)].drop(columns=[_SAMPLE_KEY])
-    return out.sort_values(["cutoff", S.ACCOUNT_ID, S.ALERT_ID, "cold", "list_id"], kind="mergesort").reset_index(drop=True)
+    out = out.sort_values(["cutoff", S.ACCOUNT_ID, S.ALERT_ID, "cold", "list_id"], kind="mergesort")
+    return out.reset_index(drop=True)
 
 
 def train_shared_model(sample: pd.DataFrame, config: Config) -> dict[str, bytes]:

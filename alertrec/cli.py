@@ -14,12 +14,14 @@ import datetime as dt
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from alertrec.config import Config
 from alertrec.errors import AlertrecError, ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: the CLI starts without loading them
+    from alertrec.io.glue import GlueTarget
     from alertrec.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -117,8 +119,11 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the learned MXNet ranker (default) or the popularity yardstick")
     parser.add_argument("--engine", choices=("local", "spark"), default="local",
                         help="run the per-account work in a local process pool or on Spark's executors (EMR)")
-    parser.add_argument("--input-cache-dir", default="",
-                        help="local copy of s3:// input for a local Spark (default: alertrec-input-cache in the temp folder)")
+    parser.add_argument(
+        "--input-cache-dir",
+        default="",
+        help="local copy of s3:// input for a local Spark (default: alertrec-input-cache in the temp folder)",
+    )
     parser.add_argument("--input-cache-gb", type=float, default=None,
                         help="bound of that copy in GiB; least recently used days beyond it are evicted (default 20)")
     parser.add_argument("--glue-database", default=None,
@@ -126,7 +131,7 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--glue-table", default=None, help="the Glue table of --glue-database (created if missing)")
 
 
-def glue_from_args(args: argparse.Namespace):  # noqa: ANN201 - alertrec.io.glue.GlueTarget | None
+def glue_from_args(args: argparse.Namespace) -> GlueTarget | None:
     """The Glue target of ``--glue-database``/``--glue-table`` (both or neither; raises ConfigError)."""
     database, table = getattr(args, "glue_database", None), getattr(args, "glue_table", None)
     if database is None and table is None:
@@ -170,7 +175,7 @@ def config_from_args(args: argparse.Namespace, now: dt.datetime) -> Config:
     )
 
 
-def _cache_bytes(args: argparse.Namespace) -> dict[str, int]:
+def _cache_bytes(args: argparse.Namespace) -> dict[str, Any]:
     """``input_cache_bytes`` from ``--input-cache-gb`` when given (raises ConfigError when not > 0)."""
     gb = getattr(args, "input_cache_gb", None)
     if gb is None:
@@ -250,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from alertrec import ops
             from alertrec.io.engine_errors import translated_engine_errors
 
-            config = config_from_args(args, dt.datetime.now(dt.timezone.utc))
+            config = config_from_args(args, dt.datetime.now(dt.UTC))
             glue = glue_from_args(args)
             with translated_engine_errors("running the day"):
                 # the day's lock, as for cron: a second run of the same day is refused (exit 5)
@@ -274,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "evaluate":
             from alertrec import evaluate as evaluation
 
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             lines = evaluation.evaluate_from_args(args, Config(**shared_config(args, now)))
             shown.close()
             print("\n".join(lines))
@@ -308,7 +313,7 @@ def _cron(args: argparse.Namespace, shown: Progress) -> int:
     from alertrec import ops
     from alertrec.progress import timings_line
 
-    config = config_from_args(args, dt.datetime.now(dt.timezone.utc))
+    config = config_from_args(args, dt.datetime.now(dt.UTC))
     if args.lock_ttl <= 0:
         raise ConfigError(f"--lock-ttl must be > 0 seconds, got {args.lock_ttl}")
     from alertrec.io.engine_errors import translated_engine_errors

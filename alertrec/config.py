@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from alertrec.errors import ConfigError
 
@@ -144,7 +145,7 @@ class Config:
 
     input_root: str
     output_root: str = "./warehouse"
-    date: dt.date = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).date())
+    date: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
     history_days: int = 28
     top_k: int = 10
     idle_timeout_s: float = 1800.0
@@ -156,7 +157,7 @@ class Config:
     borrow_sources: int = 3
     seed: int = 0
     run_id: str = ""
-    generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     query_link_threshold: float | None = 95.0
     workers: int = 0
     ranker: str = "mxnet"
@@ -219,7 +220,7 @@ class Config:
         gen = self.generated_at
         if gen.tzinfo is None:
             raise ConfigError("generated_at must be timezone-aware (UTC)")
-        object.__setattr__(self, "generated_at", gen.astimezone(dt.timezone.utc))
+        object.__setattr__(self, "generated_at", gen.astimezone(dt.UTC))
         if not self.run_id:
             object.__setattr__(self, "run_id", new_run_id(self.generated_at))
 
@@ -239,13 +240,13 @@ class Config:
         """Firings at or after this instant are known (window start minus the lookback)."""
         return _midnight(self.date - dt.timedelta(days=self.history_days + self.alert_lookback_days))
 
-    def replace(self, **changes: object) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
 
 def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 def _days_in_range(day: dt.date, history_days: int, lookback_days: int) -> None:
@@ -255,7 +256,8 @@ def _days_in_range(day: dt.date, history_days: int, lookback_days: int) -> None:
     if history_days + lookback_days > allowed:
         raise ConfigError(
             f"--history-days must be within 1..{max(1, allowed - lookback_days)} for --date {day} "
-            f"(the first day read, D - history - alert_lookback_days ({lookback_days}), must not be before {earliest}), "
+            f"(the first day read, D - history - alert_lookback_days ({lookback_days}), "
+            f"must not be before {earliest}), "
             f"got {history_days}"
         )
 

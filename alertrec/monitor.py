@@ -64,7 +64,7 @@ class PeakMemory:
         while not self._stop.wait(self.interval_s):
             self.sample()
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.sample()
         self._thread = threading.Thread(target=self._loop, name="peak-memory", daemon=True)
         self._thread.start()
@@ -88,7 +88,7 @@ class Timer:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
-    def step(self, name: str) -> "_Step":
+    def step(self, name: str) -> _Step:
         """Context manager timing one step under ``name``."""
         return _Step(self, name)
 

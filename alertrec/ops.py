@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from alertrec import schema as S
@@ -149,9 +150,11 @@ class LockedStorage(ForwardingStorage):
 
 def _unwrap(storage: Storage) -> Storage:
     seen = 0
-    while isinstance(getattr(storage, "inner", None), Storage) and seen < 10:
-        storage = storage.inner  # type: ignore[attr-defined]
+    inner = getattr(storage, "inner", None)
+    while isinstance(inner, Storage) and seen < 10:
+        storage = inner
         seen += 1
+        inner = getattr(storage, "inner", None)
     return storage
 
 
@@ -286,6 +289,8 @@ def run_day_guarded(
         raise ConfigError(
             f"--glue-database/--glue-table need an s3:// --output (Athena reads S3), got {storage.url()}"
         )
+    # the Glue table and the S3 root its partitions point at (None: no Glue)
+    glue_at = (glue, base) if glue is not None and isinstance(base, S3Storage) else None
     if lock and not isinstance(base, (LocalStorage, S3Storage)):
         raise ConfigError(f"no lock is available for {storage.url()}; pass --no-lock")
     storage.check_writable()
@@ -305,23 +310,23 @@ def run_day_guarded(
             input_check = check_day_input(config, spark)
             log.info("the day's input is there: alerts and actions of %s", input_check["day"])
         before_unpublish = None
-        if glue is not None:
-            before_unpublish = lambda: unregister_partition(glue, base, config.date)  # noqa: E731
+        if glue_at is not None:
+            before_unpublish = functools.partial(unregister_partition, *glue_at, config.date)
         guarded = LockedStorage(storage, lock=day_lock, day=config.date, before_unpublish=before_unpublish)
         try:
             report = pipeline.run_day(config, spark=spark, storage=guarded)
         except BaseException:
-            if glue is not None and guarded.unpublished:
-                _restore_glue(glue, base, config.date)
+            if glue_at is not None and guarded.unpublished:
+                _restore_glue(*glue_at, config.date)
             raise
         extras: dict[str, Any] = {}
         if input_check is not None:
             extras["input_check"] = input_check
         if day_lock is not None:
             extras["lock"] = {"url": day_lock.url}
-        if glue is not None:
+        if glue_at is not None:
             try:
-                extras["glue"] = register_partition(glue, base, config.date)
+                extras["glue"] = register_partition(*glue_at, config.date)
             except OutputError as exc:
                 raise OutputError(
                     f"{config.date} is published at {report.get('output', {}).get('url')} but not in Glue: {exc}; "

@@ -25,7 +25,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+_THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 class WorkerError(AlertrecError):
@@ -145,13 +151,13 @@ class ProcessPoolMapper:
         if not tasks:
             return []
         if self.workers <= 1 or len(tasks) < 2 or sum(costs) < self.min_cost:
-            results = []
+            inline: list[Any] = []  # each R: a task that failed raised above
             for i, task in enumerate(tasks):
                 _, res, err = _call(func, i, task)
                 if err is not None:
                     raise WorkerError(f"task {self.key(task)} failed: {err.strip().splitlines()[-1]}")
-                results.append(res)
-            return results  # type: ignore[return-value]
+                inline.append(res)
+            return inline
         out: list[Any] = [None] * len(tasks)
         batches = _batches(costs, self.workers)
         ctx = multiprocessing.get_context(self.start_method)

@@ -15,10 +15,12 @@ import os
 import platform
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alertrec import schema as S
@@ -81,7 +83,9 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
         "host": platform.node(),
         "report_url": storage.url(report_path(config.run_id)),
     }
-    log.info("run %s for day %s: input %s, output %s", config.run_id, config.date, config.input_root, config.output_root)
+    log.info(
+        "run %s for day %s: input %s, output %s", config.run_id, config.date, config.input_root, config.output_root
+    )
     staging: StagingArea | None = None
     jobs = _SparkJobs()
     with PeakMemory() as peak:
@@ -269,7 +273,7 @@ def _with_shared(task: AccountTask, shared_files: dict[str, bytes]) -> AccountTa
     return dataclasses.replace(task, shared_files=shared_files)
 
 
-def _staged_results(staging: StagingArea, tasks: list[AccountTask]):  # noqa: ANN202 - iterator of tables
+def _staged_results(staging: StagingArea, tasks: list[AccountTask]) -> Iterator[pa.Table]:
     """The accounts' staged recommendations, one table at a time, in account order."""
     import io
 
@@ -326,8 +330,10 @@ def _sum_counts(parts: list[dict[str, Any]]) -> dict[str, Any]:
 def _stage_summary(config: Config, prepared: list[dict[str, Any]], finished: list[dict[str, Any]],
                    model: dict[str, Any]) -> dict[str, Any]:
     counts = _sum_counts([p["counts"] for p in prepared])
-    timings = _sum_counts([p["timings_s"] for p in prepared] +
-                          [{k: v for k, v in f["timings_s"].items() if k in ("fit_account", "score")} for f in finished])
+    timings = _sum_counts(
+        [p["timings_s"] for p in prepared]
+        + [{k: v for k, v in f["timings_s"].items() if k in ("fit_account", "score")} for f in finished]
+    )
     clusters = _sum_counts([{k: v for k, v in f["clusters"].items() if k != "capped"} for f in finished])
     capped = [c for f in finished for c in f["clusters"]["capped"]]
     rows = sum(f["rows"] for f in finished)

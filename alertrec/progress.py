@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class TerminalHandler(logging.Handler):
         if record.msg == "stage %s: started":
             self.stage, self.stage_started = str(record.args[0]), time.monotonic()
         elif record.msg == "stage %s: %.1f s":
-            self.done.append((str(record.args[0]), float(record.args[1])))
+            self.done.append((str(record.args[0]), float(cast(float, record.args[1]))))
             if self.stage == str(record.args[0]):
                 self.stage = None
 

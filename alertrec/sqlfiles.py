@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 
@@ -12,7 +12,7 @@ def list_statements() -> list[str]:
     return sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".sql"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_statement(name: str) -> str:
     """The text of ``sql/<name>.sql`` as installed.
 

@@ -31,7 +31,6 @@ DAY = "2026-02-01"
 
 
 def prepare(args: argparse.Namespace) -> dict:
-    import pandas as pd
 
     from alertrec.config import Config
     from alertrec.generate import WorldSpec, generate_world, write_world
@@ -59,7 +58,9 @@ def prepare(args: argparse.Namespace) -> dict:
     dest = args.out / f"cluster-input-{args.actions}-{args.seed}"
     dest.mkdir(parents=True, exist_ok=True)
     keep = ["session_id", "account_id", "alert_id", "seq", "item_type", "item_id"]
-    ex.sessions[["session_id", "account_id", "alert_id", "started_at"]].to_parquet(dest / "sessions.parquet", index=False)
+    ex.sessions[["session_id", "account_id", "alert_id", "started_at"]].to_parquet(
+        dest / "sessions.parquet", index=False
+    )
     items[keep].to_parquet(dest / "items.parquet", index=False)
     result = {
         "actions": args.actions, "seed": args.seed, "sessions": len(ex.sessions), "items": len(items),
@@ -84,7 +85,6 @@ def _floor(tasks, window: int) -> float:
 
 
 def run(args: argparse.Namespace) -> dict:
-    import os
 
     import pandas as pd
 
@@ -114,8 +114,11 @@ def run(args: argparse.Namespace) -> dict:
         pool = [d["pool_wall_s"] for d in details]
         out["by_workers"][w] = {
             "pool_wall_s_median": round(statistics.median(pool), 3),
-            "wall_s": [round(x, 3) for x in walls], "wall_s_median": round(med, 3),
-            "sessions_per_s": round(len(sessions) / med), "timings_s_last": details[-1], "identical_to_first": identical,
+            "wall_s": [round(x, 3) for x in walls],
+            "wall_s_median": round(med, 3),
+            "sessions_per_s": round(len(sessions) / med),
+            "timings_s_last": details[-1],
+            "identical_to_first": identical,
         }
         print(f"workers {w}: median {med:.2f} s {details[-1]} identical={identical}", flush=True)
     t1 = out["by_workers"][args.workers[0]]["wall_s_median"] * args.workers[0]

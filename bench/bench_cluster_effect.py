@@ -29,14 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     args = parser.parse_args(argv)
 
+    from alertrec.account import cluster_params
     from alertrec.config import Config
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
     from alertrec.mxnet_ranker import MXNetRanker
-    from alertrec.account import cluster_params
     from alertrec.stages.cluster import cluster_sessions
-    from alertrec.stages.extract import extract_sessions
     from alertrec.stages.explode import explode_items
+    from alertrec.stages.extract import extract_sessions
     from alertrec.stages.normalize import normalize_items
 
     if args.fixtures:

@@ -27,12 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alertrec.config import Config  # noqa: E402
-from alertrec.io.inputs import read_inputs  # noqa: E402
-from alertrec.io.spark import build_spark  # noqa: E402
-from alertrec.pipeline import _rows_read, _sql_conf  # noqa: E402
-from alertrec.sqlfiles import load_statement  # noqa: E402
-from alertrec.stages import extract  # noqa: E402
+from alertrec.config import Config
+from alertrec.io.inputs import read_inputs
+from alertrec.io.spark import build_spark
+from alertrec.pipeline import _rows_read, _sql_conf
+from alertrec.sqlfiles import load_statement
+from alertrec.stages import extract
 
 
 def main() -> None:

@@ -38,8 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 DAY = dt.date(2026, 2, 1)
 HISTORY_DAYS = 28
@@ -71,8 +71,8 @@ def extract(root: Path, history_days: int, spark=None) -> dict:
     from alertrec.config import Config
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
-    from alertrec.stages.extract import extract_sessions
     from alertrec.stages.explode import explode_items
+    from alertrec.stages.extract import extract_sessions
     from alertrec.stages.normalize import normalize_items
 
     spark = spark or build_spark(master="local[2]", driver_memory="3g", shuffle_partitions=8)
@@ -269,14 +269,20 @@ def summarize(results: dict) -> dict:
             a, h = res["all"], res["cold_start_held_out"]
             tc = rep["truth_cold_start"].get(name, {})
             row[name] = {
-                "cause_hr1": a["cause"]["hit_rate_at_1"], "cause_hr5": a["cause"]["hit_rate_at_5"],
-                "cause_mrr": a["cause"]["mrr"], "mttr_est_s": a["cause"]["mttr_estimated_s"],
-                "used_hr1": a["used"]["hit_rate_at_1"], "used_hr5": a["used"]["hit_rate_at_5"],
-                "ndcg10": a["used"]["ndcg_at_10"], "used_mrr": a["used"]["mrr"],
+                "cause_hr1": a["cause"]["hit_rate_at_1"],
+                "cause_hr5": a["cause"]["hit_rate_at_5"],
+                "cause_mrr": a["cause"]["mrr"],
+                "mttr_est_s": a["cause"]["mttr_estimated_s"],
+                "used_hr1": a["used"]["hit_rate_at_1"],
+                "used_hr5": a["used"]["hit_rate_at_5"],
+                "ndcg10": a["used"]["ndcg_at_10"],
+                "used_mrr": a["used"]["mrr"],
                 "coverage": res["catalog_coverage"],
-                "held_out_cause_mrr": h.get("cause", {}).get("mrr"), "held_out_ndcg10": h.get("used", {}).get("ndcg_at_10"),
+                "held_out_cause_mrr": h.get("cause", {}).get("mrr"),
+                "held_out_ndcg10": h.get("used", {}).get("ndcg_at_10"),
                 "held_out_used_mrr": h.get("used", {}).get("mrr"),
-                "truth_cold_cause_mrr": tc.get("cause_mrr"), "truth_cold_hr5": tc.get("cause_hit_rate_at_5"),
+                "truth_cold_cause_mrr": tc.get("cause_mrr"),
+                "truth_cold_hr5": tc.get("cause_hit_rate_at_5"),
             }
         mm, pp = row["mxnet"], row["popularity"]
         row["targets"] = {
@@ -299,7 +305,9 @@ def summary_table(summary: dict) -> str:
     for seed, row in summary.items():
         for name in ("mxnet", "popularity", "random"):
             vals = [row[name][c] for c in cols]
-            cells = [f"{v:.0f}" if c.endswith("_s") else f"{v:.3f}" if v is not None else "" for c, v in zip(cols, vals)]
+            cells = [
+                f"{v:.0f}" if c.endswith("_s") else f"{v:.3f}" if v is not None else "" for c, v in zip(cols, vals)
+            ]
             lines.append(f"| {seed} | {name} | " + " | ".join(cells) + " |")
         lines.append(f"| {seed} | targets | " + ", ".join(f"{k}: {'met' if v else 'MISSED'}"
                                                           for k, v in row["targets"].items()) + " |")

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alertrec.monitor import PeakMemory  # noqa: E402
+from alertrec.monitor import PeakMemory
 
 DAY = "2026-02-01"
 
@@ -47,11 +47,23 @@ def _world(actions: int, seed: int, out: Path, **shape: int) -> tuple[Path, floa
 
 
 def _run(input_root: Path, output: Path, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "alertrec", "run", "--input", str(input_root), "--output", str(output), "--date", DAY, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "alertrec",
+        "run",
+        "--input",
+        str(input_root),
+        "--output",
+        str(output),
+        "--date",
+        DAY,
+        *extra,
+    ]
     t0 = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with PeakMemory(interval_s=0.1, pid=child.pid) as peak:
-        stdout, stderr = child.communicate()
+        _stdout, stderr = child.communicate()
     wall = time.perf_counter() - t0
     if child.returncode != 0:
         raise SystemExit(f"alertrec run failed ({child.returncode}):\n{stderr[-3000:]}")

@@ -8,9 +8,10 @@ The serving folders of a generated world's accounts (built as the nightly run wo
 copied under new account numbers up to 500 folders. The server runs as its own process
 (``python -m alertrec serve``) on 127.0.0.1 only, with its access log on; the clients are
 threads of this process, each with one keep-alive connection (``http.client``), sending
-invoke requests prepared in advance (after 200 unmeasured warm-up requests): a random loaded account, one of its alerts, and the
-``alert_opened`` plus 0-4 items of one of the alert's investigation patterns as raw events
-(dirt included: an unknown action in every fourth request). Latency is measured by the
+invoke requests prepared in advance (after 200 unmeasured warm-up requests): a random loaded
+account, one of its alerts, and the ``alert_opened`` plus 0-4 items of one of the alert's
+investigation patterns as raw events (dirt included: an unknown action in every fourth
+request). Latency is measured by the
 client (it includes the client's own waits on 2 shared cores: an upper bound). RSS is the
 server process's resident set (psutil) after the models are loaded.
 """
@@ -36,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 DAY = dt.date(2026, 1, 31)
 
@@ -72,7 +73,7 @@ def _request(conn: http.client.HTTPConnection, method: str, path: str, body: byt
 
 def _events(patterns: dict, alert_id: str, rng: random.Random, dirty: bool) -> list[dict]:
     """The alert_opened and 0-4 items of one of the alert's patterns, as raw events."""
-    t0 = dt.datetime(2026, 1, 31, 10, 0, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 1, 31, 10, 0, tzinfo=dt.UTC)
     events = [{"event_id": "open", "ts": t0.isoformat(), "action": "alert_opened",
                "payload": json.dumps({"alert_event_id": "ae-1", "alert_id": alert_id, "source": "ui"})}]
     clusters = patterns.get(alert_id, {}).get("patterns", [])
@@ -168,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         t = result[key]
         print(f"{key}: {t['requests']} requests, {t['clients']} clients: p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms, "
               f"{t['throughput_rps']} req/s, errors {t['errors']}")
-    print(f"RSS: no models {result['rss_mib_no_models']} MiB, " + ", ".join(f"{k} models {v} MiB" for k, v in rss.items()))
+    print(
+        f"RSS: no models {result['rss_mib_no_models']} MiB, " + ", ".join(f"{k} models {v} MiB" for k, v in rss.items())
+    )
     print(f"bundle on disk: {result['bundle_bytes_on_disk']['mean'] / 1024:.0f} KiB mean; "
           f"load p50 {result['load_ms']['p50']} ms; server exit {result['server_exit_code']}")
     return 0

@@ -1,6 +1,6 @@
 """Quality of the next-step model: replay held-out days step by step (alertrec.serving.replay).
 
-    .venv/bin/python bench/bench_serving_quality.py                       # 60k rows, seeds 22 33 (11 tuned on), 2 held-out days each
+    .venv/bin/python bench/bench_serving_quality.py    # 60k rows, seeds 22 33 (11 tuned on), 2 held-out days each
     .venv/bin/python bench/bench_serving_quality.py --actions 30000 --seeds 11 --days 1
 
 Per seed: a generated world (``alertrec.generate``) of ``--actions`` rows over 28 + ``--days``
@@ -25,10 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from alertrec import schema as S  # noqa: E402
+from alertrec import schema as S
 
 END = dt.date(2026, 2, 1)
 HISTORY_DAYS = 28
@@ -121,11 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'ranker':<14}" + "".join(f"{c:>20}" for c in cols.values()))
     for name, row in overall.items():
         print(f"{name:<14}" + "".join(f"{row[c]:>20.3f}" for c in cols))
-    print(f"(list miss: {overall['dynamic']['sessions_list_not_rank1']} sessions whose root cause the published "
-          f"list does not rank first; their real time {overall['dynamic']['real_time_to_cause_s_list_not_rank1']:.1f} s)")
-    print(f"steps {overall['dynamic']['steps']}, resolved sessions {overall['dynamic']['resolved_sessions']}, "
-          f"bundle {result['bundle_bytes']['mean'] / 1024:.0f} KiB mean, {result['bundle_bytes']['max'] / 1024:.0f} KiB max; "
-          f"{result['wall_s']} s")
+    print(
+        f"(list miss: {overall['dynamic']['sessions_list_not_rank1']} sessions whose root cause the published "
+        f"list does not rank first; their real time {overall['dynamic']['real_time_to_cause_s_list_not_rank1']:.1f} s)"
+    )
+    print(
+        f"steps {overall['dynamic']['steps']}, resolved sessions {overall['dynamic']['resolved_sessions']}, "
+        f"bundle {result['bundle_bytes']['mean'] / 1024:.0f} KiB mean, "
+        f"{result['bundle_bytes']['max'] / 1024:.0f} KiB max; "
+        f"{result['wall_s']} s"
+    )
     return 0
 
 

@@ -14,7 +14,7 @@ import types
 import pytest
 
 #: one microsecond before midnight UTC: a test that also read the real clock would fail here
-FIXED_NOW = dt.datetime(2026, 3, 14, 23, 59, 59, 999_999, tzinfo=dt.timezone.utc)
+FIXED_NOW = dt.datetime(2026, 3, 14, 23, 59, 59, 999_999, tzinfo=dt.UTC)
 
 
 def freeze_cli_clock(monkeypatch: pytest.MonkeyPatch, now: dt.datetime = FIXED_NOW) -> dt.datetime:

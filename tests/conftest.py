@@ -55,7 +55,7 @@ def s3_server():
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError("moto server did not start")
+                raise RuntimeError("moto server did not start") from None
             time.sleep(0.1)
     saved = {k: os.environ.get(k) for k in _S3_ENV}
     os.environ.update(

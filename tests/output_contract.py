@@ -78,8 +78,8 @@ def check_recommendations(
     assert len(df) > 0, "no rows"
     key = [S.ACCOUNT_ID, S.ALERT_ID]
     assert set(df[S.ITEM_TYPE]) <= set(S.ITEM_TYPES)
-    assert not df.duplicated(key + [S.ITEM_TYPE, S.ITEM_ID]).any(), "an item appears twice for one alert"
-    assert not df.duplicated(key + [S.RANK]).any(), "a rank appears twice for one alert"
+    assert not df.duplicated([*key, S.ITEM_TYPE, S.ITEM_ID]).any(), "an item appears twice for one alert"
+    assert not df.duplicated([*key, S.RANK]).any(), "a rank appears twice for one alert"
     for (account, alert), group in df.groupby(key, sort=False):
         group = group.sort_values(S.RANK)
         ranks = group[S.RANK].tolist()

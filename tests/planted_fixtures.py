@@ -24,9 +24,9 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -230,7 +230,7 @@ FX_QUERY_PHRASES = (
 )
 
 
-def _plant(p: _Planter) -> None:  # noqa: PLR0915 - one long, flat list of cases
+def _plant(p: _Planter) -> None:  # one long, flat list of cases
     """The hand-planted cases (account 900001, and 900002 for the foreign orphan)."""
     used, outside, orphan, before, fired, after = (
         schema.R_IN_SESSION, schema.R_OUTSIDE_SESSION, schema.R_ORPHAN_OPEN, schema.R_BEFORE_WINDOW,
@@ -704,7 +704,7 @@ def _compact_json(doc: dict[str, object]) -> str:
             lines += [f" {json.dumps(key)}: [", ",\n".join(entries), " ]" + comma]
         else:
             lines.append(f" {json.dumps(key)}: {json.dumps(value)}{comma}")
-    return "\n".join(lines + ["}", ""])
+    return "\n".join([*lines, "}", ""])
 
 
 def _readme(world: World, planter: _Planter) -> str:

@@ -44,7 +44,7 @@ from alertrec.stages.rank import Ranker
 from tests.output_contract import check_recommendations
 
 WINDOW_END = pd.Timestamp("2026-02-01", tz="UTC")
-GENERATED_AT = dt.datetime(2026, 2, 1, 3, 15, tzinfo=dt.timezone.utc)
+GENERATED_AT = dt.datetime(2026, 2, 1, 3, 15, tzinfo=dt.UTC)
 
 
 def make_config(**changes: object) -> Config:
@@ -80,7 +80,9 @@ class Sess:
     items: tuple[tuple[str, str, str | None], ...] = ()
 
 
-def build_frames(sessions: list[Sess], fired: list[tuple[int, str, str]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def build_frames(
+    sessions: list[Sess], fired: list[tuple[int, str, str]]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``sessions``, raw ``items`` and ``fired`` frames (docs/frames.md) from hand-made sessions.
 
     A session started ``age_days`` before ``WINDOW_END``; its items follow one

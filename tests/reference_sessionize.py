@@ -225,7 +225,6 @@ def _end_reason_by_limits(start_us: int, last_us: int, next_us: int, config_us: 
 
 def _sessionize_user(timeline: list[dict], known: dict, window_end_us: int, limits: tuple):
     """Walk one user's timeline in (ts, event_id) order; yield finished sessions."""
-    idle_us, max_us = limits
     open_session = None
     finished = []
 

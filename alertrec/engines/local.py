@@ -31,7 +31,7 @@ def run_local(
     list
         The tasks' results, in task order.
     """
-    preload = WORKER_MODULES
+    preload: tuple[str, ...] = WORKER_MODULES
     if tasks and tasks[0].config.ranker == "mxnet":
         preload += ("alertrec.mxnet_ranker",)  # imported once by the forkserver, not by every worker (~5 s each)
     mapper = ProcessPoolMapper(workers, key=task_key, min_cost=min_cost, preload=preload)

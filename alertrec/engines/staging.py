@@ -38,7 +38,11 @@ from alertrec.stages.extract import (
 
 log = logging.getLogger(__name__)
 
-FRAMES = {"sessions": (SESSION_DTYPES, SESSION_ORDER), "items": (ITEM_DTYPES, ITEM_ORDER), "fired": (FIRED_DTYPES, FIRED_ORDER)}
+FRAMES = {
+    "sessions": (SESSION_DTYPES, SESSION_ORDER),
+    "items": (ITEM_DTYPES, ITEM_ORDER),
+    "fired": (FIRED_DTYPES, FIRED_ORDER),
+}
 _ACCOUNT_DIR = re.compile(r"^" + re.escape(S.ACCOUNT_ID) + r"=(-?\d+)$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -155,7 +159,7 @@ class StagingArea:
 
     def get_object(self, rel: str) -> object:
         """Unpickle what :meth:`put_object` wrote (only this run's own files)."""
-        return pickle.loads(self.get(rel))  # noqa: S301 - written by this run's workers
+        return pickle.loads(self.get(rel))  # written by this run's workers: safe to unpickle
 
     def remove(self) -> None:
         """Delete the whole staging root (after the run, also after a failure)."""

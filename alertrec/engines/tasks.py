@@ -12,13 +12,13 @@ import io
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alertrec import schema as S
-from alertrec.account import finish_account, prepare_account, sample_lists
+from alertrec.account import PreparedAccount, finish_account, prepare_account, sample_lists
 from alertrec.config import Config
 from alertrec.engines.staging import StagingArea, prepared_path, registry_path, result_path
 from alertrec.errors import AlertrecError
@@ -94,7 +94,9 @@ def prepare_task(task: AccountTask) -> dict[str, Any]:
     if task.registry_staged:
         from alertrec.stages.normalize.registry import validate_registry
 
-        registry = validate_registry(pq.read_table(pa.BufferReader(area.get(registry_path(task.account_id)))).to_pandas())
+        registry = validate_registry(
+            pq.read_table(pa.BufferReader(area.get(registry_path(task.account_id)))).to_pandas()
+        )
     t_read = time.perf_counter() - t0
     prepared = prepare_account(task.account_id, frames["sessions"], frames["items"], frames["fired"], task.config,
                                registry)
@@ -117,15 +119,15 @@ def finish_task(task: AccountTask) -> dict[str, Any]:
         ``counts``, ``timings_s``.
     """
     area = StagingArea(task.staging)
-    prepared = area.get_object(prepared_path(task.account_id))
-    result = finish_account(prepared, task.config, task.shared_files)  # type: ignore[arg-type]
+    prepared = cast(PreparedAccount, area.get_object(prepared_path(task.account_id)))  # what prepare_task staged
+    result = finish_account(prepared, task.config, task.shared_files)
     serving: dict[str, bytes] = {}
     if task.config.serving_bundles:
         from alertrec.serving.bundle import build_serving_files
 
         t = time.perf_counter()
         serving = build_serving_files(
-            task.account_id, task.config.date, prepared.sessions, prepared.items, result.clusters,  # type: ignore[attr-defined]
+            task.account_id, task.config.date, prepared.sessions, prepared.items, result.clusters,
             result.recommendations, {**task.shared_files, **result.model_files}, task.config,
         )
         result.timings_s["serving_bundle"] = time.perf_counter() - t

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from alertrec.config import parse_date
 from alertrec.errors import ConfigError

@@ -63,7 +63,7 @@ def _mean_events_per_firing(spec: WorldSpec, catalog: _Catalog) -> float:
 
 
 def _simulate_firings(spec: WorldSpec, catalog: _Catalog, rng: np.random.Generator) -> _Firings:
-    sim_start, window_start, window_end, sim_end = _sim_range(spec)
+    sim_start, _, window_end, sim_end = _sim_range(spec)
     clean_target = spec.target_actions / (1.0 + spec.dirt * _DIRT_ADDED)
     session_target = clean_target * (1.0 - spec.background_share)
     mean_events = _mean_events_per_firing(spec, catalog)

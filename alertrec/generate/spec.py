@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -139,7 +140,7 @@ class WorldSpec:
             raise ConfigError(f"WorldSpec.tail_hours must be within [0, 24), got {self.tail_hours!r}")
 
     @classmethod
-    def for_actions(cls, n: int, end_date: dt.date, **overrides: object) -> "WorldSpec":
+    def for_actions(cls, n: int, end_date: dt.date, **overrides: object) -> WorldSpec:
         """A spec with accounts, definitions and users sized for about ``n`` action rows.
 
         Accounts grow with the square root of ``n`` (bigger worlds have both
@@ -163,14 +164,14 @@ class WorldSpec:
             raise ConfigError(f"the number of actions must be an integer >= 100, got {n!r}")
         accounts = int(np.clip(round(math.sqrt(n) / 25.0), 2, 400))
         per_account = n / accounts
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "accounts": accounts,
             "definitions_per_account": int(np.clip(round(4 + per_account / 4000.0), 6, 16)),
             "users_per_account": int(np.clip(round(per_account / 1500.0), 4, 60)),
             "target_actions": n,
         }
         values.update(overrides)
-        return cls(end_date=end_date, **values)  # type: ignore[arg-type]
+        return cls(end_date=end_date, **values)
 
     # ------------------------------------------------------------------
     @property

@@ -34,7 +34,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
 from alertrec.errors import OutputError
 
@@ -53,14 +53,17 @@ DEFAULT_RETRY_MODE = "standard"
 DEFAULT_MAX_ATTEMPTS = 8
 RETRY_MODES = ("standard", "adaptive", "legacy")
 #: per-key codes of a batch answer (DeleteObjects) that are worth another try
-RETRYABLE_KEY_ERRORS = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "OperationAborted"})
+RETRYABLE_KEY_ERRORS = frozenset(
+    {"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "OperationAborted"}
+)
 
 
 # --------------------------------------------------------------------------
 # Endpoints, settings, clients
 # --------------------------------------------------------------------------
 def endpoint_env(service: str) -> tuple[str, str]:
-    """The variables naming ``service``'s endpoint, most specific first (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``)."""
+    """The variables naming ``service``'s endpoint, most specific first
+    (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``)."""
     return (f"{ENDPOINT_ENV}_{service.upper().replace('-', '_')}", ENDPOINT_ENV)
 
 
@@ -84,7 +87,14 @@ def endpoint_url(service: str) -> str | None:
     return None
 
 
-def retry_settings(mode: str | None = None, max_attempts: int | None = None) -> dict[str, object]:
+class RetrySettings(TypedDict):
+    """What :func:`retry_settings` returns: botocore's retry mode and tries per request."""
+
+    mode: str
+    max_attempts: int
+
+
+def retry_settings(mode: str | None = None, max_attempts: int | None = None) -> RetrySettings:
     """botocore's ``retries`` setting of every AWS client alertrec makes.
 
     Parameters
@@ -121,7 +131,7 @@ def retry_settings(mode: str | None = None, max_attempts: int | None = None) -> 
     return {"mode": mode, "max_attempts": max_attempts}
 
 
-def botocore_config(retries: dict[str, object] | None = None) -> BotocoreConfig:
+def botocore_config(retries: RetrySettings | None = None) -> BotocoreConfig:
     """The botocore ``Config`` of alertrec's AWS clients: retries, timeouts, a small pool.
 
     Parameters
@@ -147,7 +157,9 @@ def botocore_config(retries: dict[str, object] | None = None) -> BotocoreConfig:
     )
 
 
-def client(service: str, boto3_session: boto3.Session | None = None, retries: dict[str, object] | None = None) -> Any:
+def client(
+    service: Literal["s3", "glue"], boto3_session: boto3.Session | None = None, retries: RetrySettings | None = None
+) -> Any:
     """A boto3 client of ``service`` on ``boto3_session``, with :func:`endpoint_url` and :func:`botocore_config`.
 
     Parameters

@@ -27,9 +27,9 @@ import io
 import json
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import PurePath
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -142,7 +142,8 @@ def conform_recommendations(table: pa.Table) -> pa.Table:
                 ) from exc
         if not field.nullable and column.null_count:
             raise PublishError(
-                f"recommendations column {field.name} has {column.null_count} null value(s); the contract requires a value"
+                f"recommendations column {field.name} has {column.null_count} null value(s); "
+                "the contract requires a value"
             )
         arrays.append(column)
     return pa.Table.from_arrays(arrays, schema=target)
@@ -242,7 +243,8 @@ def publish_day(
     day = _day(day)
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise PublishError(
-            f"run id {run_id!r} cannot name files: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"run id {run_id!r} cannot name files: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
         )
     folder = day_dir(day)
     marker = success_path(day)
@@ -341,7 +343,8 @@ def read_day(storage: Storage, day: dt.date) -> pa.Table | None:
     table = pa.concat_tables(tables) if tables else schema.RECOMMENDATIONS_ARROW.empty_table()
     if table.num_rows != manifest["rows"]:
         raise PublishError(
-            f"{storage.url(folder)} holds {table.num_rows} rows but its _SUCCESS says {manifest['rows']}; run the day again"
+            f"{storage.url(folder)} holds {table.num_rows} rows but its _SUCCESS says {manifest['rows']}; "
+            "run the day again"
         )
     return conform_recommendations(table)
 

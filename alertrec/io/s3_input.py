@@ -242,7 +242,9 @@ def _touch_and_evict(cache: str, local: str, jobs: list[tuple[str, str]], max_by
     """Record the days just used; evict the least recently used other days beyond ``max_bytes``."""
     index_path = os.path.join(cache, _INDEX)
     index = _read_json(index_path)
-    days = index.get("days") if isinstance(index.get("days"), dict) else {}
+    days = index.get("days")
+    if not isinstance(days, dict):
+        days = {}
     now = time.time()
     current = set()
     for dataset, day in jobs:

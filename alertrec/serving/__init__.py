@@ -10,6 +10,6 @@
 
 from __future__ import annotations
 
-from alertrec.serving.model import Bundle, BadRequest, load_bundle
+from alertrec.serving.model import BadRequest, Bundle, load_bundle
 
 __all__ = ["Bundle", "BadRequest", "load_bundle"]

@@ -33,7 +33,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -208,6 +208,8 @@ def _resolve(root: str, url: str) -> str:
 class AccessLog:
     """ASGI middleware: one JSON line per HTTP request (method, path, status, ms, bytes)."""
 
+    state: Any  # the wrapped Starlette app's state (set by create_app)
+
     def __init__(self, app: Any) -> None:
         self.app = app
 
@@ -319,7 +321,7 @@ def create_app(settings: ServeSettings | None = None, registry: ModelRegistry | 
         return _json(200, answer)
 
     @asynccontextmanager
-    async def lifespan(app: Any):  # noqa: ANN202 - Starlette's lifespan protocol
+    async def lifespan(app: Any) -> AsyncIterator[None]:  # Starlette's lifespan protocol
         log.info("serving: ready (root %s, at most %d models, %d MiB)", settings.root, settings.max_models,
                  settings.max_memory_bytes // 2**20)
         yield
@@ -340,7 +342,7 @@ def create_app(settings: ServeSettings | None = None, registry: ModelRegistry | 
     app.state.registry = registry
     app.state.settings = settings
     wrapped = AccessLog(app)
-    wrapped.state = app.state  # type: ignore[attr-defined]
+    wrapped.state = app.state
     return wrapped
 
 

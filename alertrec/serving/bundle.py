@@ -147,7 +147,7 @@ def build_serving_files(
 
     # next-step training, by time folds: the lists of one fold's sessions are scored with the
     # statistics of the other folds (no session sees its own counts)
-    end_s = pd.Timestamp(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)).value / 1e9
+    end_s = pd.Timestamp(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)).value / 1e9
     fold = np.minimum(((end_s - seqs.started_s) // (86_400.0 * fold_days)).astype(np.int64), 10**6)
     parts = []
     for f in np.unique(fold):
@@ -236,13 +236,20 @@ def _patterns_doc(stats: N.HistoryStats, catalog: N.Catalog, order: list[str]) -
         clusters = []
         for k, med in enumerate(a.medoids):
             top = np.argsort(-a.support[k], kind="stable")[:10]
-            clusters.append({
-                "cluster": k,
-                "size": int(a.cluster_size[k]),
-                "medoid": [f"{catalog.item_type[a.vocab[v]]}:{catalog.item_id[a.vocab[v]]}" for v in med],
-                "support": {f"{catalog.item_type[a.vocab[v]]}:{catalog.item_id[a.vocab[v]]}": round(float(a.support[k, v]), 4)
-                            for v in top if a.support[k, v] > 0},
-            })
+            clusters.append(
+                {
+                    "cluster": k,
+                    "size": int(a.cluster_size[k]),
+                    "medoid": [f"{catalog.item_type[a.vocab[v]]}:{catalog.item_id[a.vocab[v]]}" for v in med],
+                    "support": {
+                        f"{catalog.item_type[a.vocab[v]]}:{catalog.item_id[a.vocab[v]]}": round(
+                            float(a.support[k, v]), 4
+                        )
+                        for v in top
+                        if a.support[k, v] > 0
+                    },
+                }
+            )
         doc[alert_id] = {"sessions": a.n_sessions, "resolved": a.n_resolved, "patterns": clusters}
     return doc
 
@@ -261,7 +268,9 @@ def _concat(parts: list[N.TrainingLists]) -> N.TrainingLists:
         shape[1] = width - a.shape[1]
         return np.concatenate([a, np.zeros(shape, a.dtype)], axis=1)
 
-    return N.TrainingLists(*(np.concatenate([pad(getattr(p, k)) for p in parts]) for k in ("x", "prior", "mask", "gain")))
+    return N.TrainingLists(
+        *(np.concatenate([pad(getattr(p, k)) for p in parts]) for k in ("x", "prior", "mask", "gain"))
+    )
 
 
 def _train(lists: N.TrainingLists, seed: int, epochs: int) -> tuple[N.Scorer, dict[str, Any]]:

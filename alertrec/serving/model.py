@@ -75,7 +75,7 @@ def _parse_ts(value: Any) -> float | None:
     except ValueError:
         return None
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.timezone.utc)
+        ts = ts.replace(tzinfo=dt.UTC)
     return ts.timestamp()
 
 
@@ -133,7 +133,8 @@ def judge_events(events: Any, canonical_ids: dict[str, str], idle_timeout_s: flo
     seen: set[str] = set()
     used: list[tuple[str, str]] = []
     used_set: set[tuple[str, str]] = set()
-    start = last_ts = None
+    start: float | None = None
+    last_ts = 0.0  # read only once start is set (both are set together)
     for ts, event_id, payload, action in rows:
         if event_id in seen:
             skip(S.R_DUPLICATE)
@@ -158,7 +159,7 @@ def judge_events(events: Any, canonical_ids: dict[str, str], idle_timeout_s: flo
             break
         item_type = S.ITEM_DASHBOARD if action == S.DASHBOARD_OPENED else S.ITEM_QUERY
         _, reason = explode_one(item_type, payload)
-        if reason == R_EXPLODE_MALFORMED:
+        if reason == R_EXPLODE_MALFORMED or payload is None:  # explode_one: None is malformed
             skip(S.R_MALFORMED_PAYLOAD)
             continue
         obj = orjson.loads(payload)
@@ -216,7 +217,7 @@ class Bundle:
                                 + sum(w.nbytes + b.nbytes for w, b in self.scorer.layers))
 
     @classmethod
-    def from_files(cls, files: dict[str, bytes], url: str | None = None) -> "Bundle":
+    def from_files(cls, files: dict[str, bytes], url: str | None = None) -> Bundle:
         """A bundle from the file bytes of a serving folder."""
         return cls(files, url)
 
@@ -266,7 +267,7 @@ class Bundle:
         prefix = np.array([self.catalog.code(t, i) for t, i in used], dtype=np.int64)
         if not used or not (prefix >= 0).any():
             rows = [r for r in published if (r[S.ITEM_TYPE], r[S.ITEM_ID]) not in used_set]
-            if rows or not used and alert_id in self.lists:
+            if rows or (not used and alert_id in self.lists):
                 return [{**{k: r[k] for k in (S.ITEM_TYPE, S.ITEM_ID, S.ITEM_LABEL, S.SCORE, S.REASON_TEXT)},
                          S.RANK: n + 1} for n, r in enumerate(rows[:top_k])]
         codes, scores, feats = self.score(alert_id, prefix, elapsed_s)

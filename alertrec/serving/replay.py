@@ -69,7 +69,7 @@ class SessionKNN:
         self.k = k
         self.other_alert_weight = other_alert_weight
 
-    def fit(self, codes: list[np.ndarray], alert_ids: np.ndarray, n_items: int) -> "SessionKNN":
+    def fit(self, codes: list[np.ndarray], alert_ids: np.ndarray, n_items: int) -> SessionKNN:
         """Learn the session x item incidence of the history."""
         self.n_items_ = n_items
         self.incidence_ = np.zeros((len(codes), n_items), np.float32)

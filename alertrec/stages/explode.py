@@ -205,5 +205,7 @@ def explode_payloads(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = pd.concat([items.drop(columns=[S.PAYLOAD]), exploded], axis=1)
     quarantine = pd.DataFrame(reasons, columns=[S.EVENT_ID, S.REASON])
     if len(quarantine):
-        log.warning("explode: %d payloads quarantined (%s)", len(quarantine), quarantine[S.REASON].value_counts().to_dict())
+        log.warning(
+            "explode: %d payloads quarantined (%s)", len(quarantine), quarantine[S.REASON].value_counts().to_dict()
+        )
     return out, quarantine

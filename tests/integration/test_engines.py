@@ -28,7 +28,7 @@ from tests.output_contract import check_recommendations
 pytestmark = pytest.mark.spark
 
 DAY = dt.date.fromisoformat(FIXTURE_DAY)
-STAMP = dt.datetime(2026, 2, 1, 4, 0, tzinfo=dt.timezone.utc)
+STAMP = dt.datetime(2026, 2, 1, 4, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,9 @@ def test_the_spark_engine_on_two_executors_publishes_the_local_engines_day(world
     assert done.returncode == 0, done.stderr[-3000:]
     outputs = {"spark": out, "local": local_runs["two"][1]}
     tables = {e: pq.read_table(o / "recommendations" / f"dt={FIXTURE_DAY}").to_pandas() for e, o in outputs.items()}
-    spark_day, local_day = (t.drop(columns=[S.GENERATED_AT, "dt"], errors="ignore") for t in (tables["spark"], tables["local"]))
+    spark_day, local_day = (
+        t.drop(columns=[S.GENERATED_AT, "dt"], errors="ignore") for t in (tables["spark"], tables["local"])
+    )
     assert len(spark_day) > 0
     pd.testing.assert_frame_equal(spark_day, local_day)
     assert _models(outputs["spark"]) == _models(outputs["local"])

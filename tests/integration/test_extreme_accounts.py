@@ -148,7 +148,7 @@ def extreme_world(tmp_path_factory):
 def extreme_run(spark, extreme_world, tmp_path_factory):
     out = tmp_path_factory.mktemp("extreme-out")
     config = Config(input_root=str(extreme_world.root), output_root=str(out), date=DAY, history_days=14,
-                    generated_at=dt.datetime(2026, 2, 1, 4, tzinfo=dt.timezone.utc), run_id="extreme")
+                    generated_at=dt.datetime(2026, 2, 1, 4, tzinfo=dt.UTC), run_id="extreme")
     return run_day(config, spark=spark), out
 
 
@@ -171,13 +171,15 @@ def test_the_bot_is_one_long_and_5000_short_sessions_and_its_alert_gets_a_list(e
     bot_list = day[(day[S.ACCOUNT_ID] == extreme_world.bot_account) & (day[S.ALERT_ID] == "alr-synthetic-check")]
     # the bot's dashboards (opened in every short session) lead its alert's list
     assert len(bot_list) == 10
-    assert set(bot_list.loc[bot_list[S.ITEM_TYPE] == S.ITEM_DASHBOARD, S.ITEM_ID]) >= {f"dsh-bot-{j}" for j in (0, 4, 8)}
+    assert set(bot_list.loc[bot_list[S.ITEM_TYPE] == S.ITEM_DASHBOARD, S.ITEM_ID]) >= {
+        f"dsh-bot-{j}" for j in (0, 4, 8)
+    }
     # all 200,000 bot events are used in sessions: none is lost to a cap
     assert report["rows"]["actions"]["by_reason"]["used"]["in_session"] >= 200_000
 
 
 def test_every_one_of_the_50k_definitions_gets_a_list(extreme_run):
-    report, out = extreme_run
+    _report, out = extreme_run
     day = read_day(storage_for(str(out)), DAY).to_pandas()
     big = day[day[S.ACCOUNT_ID] == BIG_ACCOUNT]
     assert big[S.ALERT_ID].nunique() == N_DEFINITIONS

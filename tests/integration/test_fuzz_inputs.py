@@ -97,7 +97,9 @@ def damage(root: Path, seed: int) -> str:
             column = S.ALERT_TITLE if dataset == S.DATASET_ALERTS else rng.choice([S.PAYLOAD, S.USER_ID])
             values = [(v or "").encode() for v in table[column].to_pylist()]
             for i in rng.sample(range(len(values)), k=max(1, len(values) // 10)):
-                values[i] = values[i][: rng.randint(0, len(values[i]))] + rng.choice([b"\xff", b"\xed\xa0\x80", b"\xc3"])
+                values[i] = values[i][: rng.randint(0, len(values[i]))] + rng.choice(
+                    [b"\xff", b"\xed\xa0\x80", b"\xc3"]
+                )
             table = table.set_column(table.schema.get_field_index(column), column, _raw_utf8(values))
         elif kind == "narrower_types":
             time_column = S.FIRED_AT if dataset == S.DATASET_ALERTS else S.TS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 
 import pandas as pd
@@ -111,7 +112,7 @@ def test_ids_hold_across_days_and_backfills(spark, world, tmp_path):
         runs[day] = _run(spark, world, out, day)
         registries.append(read_registry(storage, validate_registry).frame)
     # the registry only grows: every form keeps its id and its first day
-    for before, after in zip(registries, registries[1:]):
+    for before, after in itertools.pairwise(registries):
         merged = before.merge(after, on=[S.ACCOUNT_ID, S.CANONICAL], how="left", suffixes=("", "_after"))
         assert merged[S.ITEM_ID + "_after"].notna().all()
         assert (merged[S.ITEM_ID] == merged[S.ITEM_ID + "_after"]).all()
@@ -125,7 +126,9 @@ def test_ids_hold_across_days_and_backfills(spark, world, tmp_path):
             seen.setdefault((int(account), label), set()).add(item_id)
             assert item_id in set(registry[S.ITEM_ID]), f"{item_id} of {day} is not in the registry"
     assert all(len(ids) == 1 for ids in seen.values()), {k: v for k, v in seen.items() if len(v) > 1}
-    shared = [k for k in seen if sum(k in set(zip(r[S.ACCOUNT_ID].astype(int), r[S.ITEM_LABEL])) for r in runs.values()) > 1]
+    shared = [
+        k for k in seen if sum(k in set(zip(r[S.ACCOUNT_ID].astype(int), r[S.ITEM_LABEL])) for r in runs.values()) > 1
+    ]
     assert len(shared) > 20, "the days should share many queries"
     assert len(id_of) >= len({i for ids in seen.values() for i in ids})
     # a deleted registry is rebuilt from the window (the report says so), and a rerun of the
@@ -148,7 +151,9 @@ def test_query_item_id_is_the_published_id_of_an_unlinked_query():
     import alertrec
 
     text = "service:checkout AND status:503"
-    assert alertrec.query_item_id(text, "lucene") == alertrec.query_item_id("status:503   AND service:checkout", "lucene")
+    assert alertrec.query_item_id(text, "lucene") == alertrec.query_item_id(
+        "status:503   AND service:checkout", "lucene"
+    )
     assert canonical_query(text, "lucene")
 
 

@@ -25,7 +25,7 @@ def _config(output: str, run: int) -> Config:
         output_root=output,
         date=FIXTURE_DAY,
         top_k=5,
-        generated_at=dt.datetime(2026, 2, 1, 3, run, tzinfo=dt.timezone.utc),
+        generated_at=dt.datetime(2026, 2, 1, 3, run, tzinfo=dt.UTC),
     )
 
 
@@ -92,7 +92,13 @@ def _run_twice_and_check(spark, output: str, expected: set[tuple[int, str]]) -> 
     # the reports are written under runs/ and say the same
     saved = json.loads(storage.read_bytes(f"{S.RUNS_DIR}/{second['run_id']}.json"))
     assert saved["rows"] == second["rows"] and saved["status"] == "published"
-    assert saved["peak_memory_bytes"] > 0 and set(saved["timings_s"]) >= {"read", "extract", "prepare", "finish", "publish"}
+    assert saved["peak_memory_bytes"] > 0 and set(saved["timings_s"]) >= {
+        "read",
+        "extract",
+        "prepare",
+        "finish",
+        "publish",
+    }
     return first, second
 
 

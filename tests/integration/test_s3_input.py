@@ -125,5 +125,8 @@ def test_a_missing_bucket_is_one_input_error(s3_server, tmp_path, capsys):
     code = cli.main(["run", "--input", "s3://alertrec-no-such-bucket/events", "--output", str(tmp_path / "w"),
                      "--date", FIXTURE_DAY, "--input-cache-dir", str(tmp_path / "cache")])
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert code == 3 and last == "alertrec: error: cannot list the input s3://alertrec-no-such-bucket/events: bucket does not exist"
+    assert (
+        code == 3
+        and last == "alertrec: error: cannot list the input s3://alertrec-no-such-bucket/events: bucket does not exist"
+    )
     assert os.path.isdir(tmp_path / "w") is False or not (tmp_path / "w" / S.RECOMMENDATIONS_DIR).exists()

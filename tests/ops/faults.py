@@ -172,7 +172,7 @@ class FaultyProxy:
             self.log.append((method, path, fault or ""))
             return fault
 
-    def __enter__(self) -> "FaultyProxy":
+    def __enter__(self) -> FaultyProxy:
         self.thread.start()
         return self
 

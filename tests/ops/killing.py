@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Iterable
+from collections.abc import Iterable
 
 from alertrec.io.storage import ForwardingStorage, Storage
 

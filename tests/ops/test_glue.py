@@ -86,7 +86,7 @@ def test_a_missing_database_is_one_line_that_says_how_to_fix_it(s3_server, s3_bu
 
 def test_a_table_of_another_location_is_not_hijacked(target, s3_bucket):
     register_partition(target, storage_for(f"s3://{s3_bucket}/first"), D)
-    with pytest.raises(OutputError, match="points at s3://.*/first/recommendations/, not at this run's"):
+    with pytest.raises(OutputError, match=r"points at s3://.*/first/recommendations/, not at this run's"):
         register_partition(target, storage_for(f"s3://{s3_bucket}/second"), D)
 
 

@@ -118,6 +118,12 @@ class TestS3Lock:
         with pytest.raises(LockHeldError, match="run run-other on host elsewhere"):
             lock_for(storage_for(root), DAY, LockOwner.current("run-1")).acquire()
 
+    def test_a_lock_object_gone_when_read_is_no_lock(self, root, s3_bucket):
+        # the holder may release between a refused put and the read that names it
+        lock = lock_for(storage_for(root), DAY, LockOwner.current("run-1"))
+        assert isinstance(lock, S3Lock)
+        assert lock._read() is None
+
     def test_an_expired_lease_is_taken_over(self, root, s3_bucket):
         self._plant(s3_bucket, ttl_s=1.0)
         time.sleep(2.1)  # Last-Modified has one-second resolution
@@ -165,7 +171,7 @@ class TestS3Lock:
                 time.sleep(0.1)
             assert lock.etag != first_etag, "the heartbeat did not renew the lease"
             self._plant(s3_bucket)  # another run took it over (its lease had run out, say)
-            with pytest.raises(LockLostError, match="lost the lock .*now held by run run-other"):
+            with pytest.raises(LockLostError, match=r"lost the lock .*now held by run run-other"):
                 lock.check()
         finally:
             lock.release()

@@ -24,7 +24,7 @@ from tests.output_contract import check_recommendations, read_published_day
 
 pytestmark = pytest.mark.spark
 
-GENERATED = dt.datetime(2026, 2, 1, 3, 0, tzinfo=dt.timezone.utc)
+GENERATED = dt.datetime(2026, 2, 1, 3, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.s3

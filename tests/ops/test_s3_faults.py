@@ -8,7 +8,6 @@ published days are then checked directly on moto, without the proxy.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
 

@@ -135,7 +135,9 @@ def opened(alert_id: str = "a1") -> dict:
 
 
 def dashboard(event_id: str, seconds: float, dash_id: str) -> dict:
-    return event(event_id, seconds, "dashboard_opened", f'{{"dashboard": {{"id": "{dash_id}", "title": "t"}}, "panels": []}}')
+    return event(
+        event_id, seconds, "dashboard_opened", f'{{"dashboard": {{"id": "{dash_id}", "title": "t"}}, "panels": []}}'
+    )
 
 
 def query(event_id: str, seconds: float, text: str, language: str = "lucene") -> dict:

@@ -136,7 +136,10 @@ def test_access_log_is_one_json_line_per_request(client, caplog):
         client.get("/ping")
         client.get("/models/none")
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "alertrec.serving.access"]
-    assert [(x["method"], x["path"], x["status"]) for x in lines] == [("GET", "/ping", 200), ("GET", "/models/none", 404)]
+    assert [(x["method"], x["path"], x["status"]) for x in lines] == [
+        ("GET", "/ping", 200),
+        ("GET", "/models/none", 404),
+    ]
     assert all(x["ms"] >= 0 for x in lines)
 
 

@@ -12,7 +12,16 @@ from alertrec.serving import BadRequest, load_bundle
 from alertrec.serving.bundle import serving_prefix
 from alertrec.serving.model import BundleNotFound
 from tests.serving.conftest import (
-    ACCOUNT, DAY, DEPLOY_ID, POOL_ID, POOL_QUERY, dashboard, event, opened, published_lists, query,
+    ACCOUNT,
+    DAY,
+    DEPLOY_ID,
+    POOL_ID,
+    POOL_QUERY,
+    dashboard,
+    event,
+    opened,
+    published_lists,
+    query,
 )
 
 
@@ -70,7 +79,9 @@ def test_only_alert_opened_is_the_published_list(serving_root):
 
 def test_used_items_are_excluded_and_the_pattern_decides(serving_root):
     bundle = load_bundle(str(serving_root / serving_prefix(DAY, ACCOUNT)))
-    deploy = bundle.recommend("a1", [opened(), dashboard("e1", 60, "dash-overview"), dashboard("e2", 120, "dash-deploys")])
+    deploy = bundle.recommend(
+        "a1", [opened(), dashboard("e1", 60, "dash-overview"), dashboard("e2", 120, "dash-deploys")]
+    )
     ids = [r["item_id"] for r in deploy["recommendations"]]
     assert "dash-overview" not in ids and "dash-deploys" not in ids
     assert ids[0] == DEPLOY_ID  # always the next step after the deploys dashboard
@@ -103,7 +114,7 @@ def test_dirty_events_are_judged_like_the_log(serving_root):
         dashboard("e1", 61, "dash-pg"),  # a duplicate event_id
     ]
     assert bundle.recommend("a1", dirty) == bundle.recommend("a1", clean)
-    after_resolve = clean + [event("r", 130, "alert_resolved", "{}"), dashboard("e9", 140, "dash-pg")]
+    after_resolve = [*clean, event("r", 130, "alert_resolved", "{}"), dashboard("e9", 140, "dash-pg")]
     ids = [r["item_id"] for r in bundle.recommend("a1", after_resolve)["recommendations"]]
     assert "dash-pg" in ids  # what came after the alert_resolved does not count as used
 

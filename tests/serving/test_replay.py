@@ -26,10 +26,14 @@ def test_replay_of_one_bad_deploy_investigation(serving_files):
     start = pd.Timestamp("2026-02-01T09:00:00Z")
     test_s = pd.DataFrame([{S.SESSION_ID: "t1", S.ACCOUNT_ID: ACCOUNT, S.ALERT_ID: "a1", S.STARTED_AT: start,
                             S.RESOLVED: True}])
-    test_i = pd.DataFrame([
-        {S.SESSION_ID: "t1", S.SEQ: k, S.OFFSET_S: 60.0 * (k + 1), S.ITEM_TYPE: t, S.ITEM_ID: i}
-        for k, (t, i) in enumerate([("dashboard", "dash-overview"), ("dashboard", "dash-deploys"), ("query", DEPLOY_ID)])
-    ])
+    test_i = pd.DataFrame(
+        [
+            {S.SESSION_ID: "t1", S.SEQ: k, S.OFFSET_S: 60.0 * (k + 1), S.ITEM_TYPE: t, S.ITEM_ID: i}
+            for k, (t, i) in enumerate(
+                [("dashboard", "dash-overview"), ("dashboard", "dash-deploys"), ("query", DEPLOY_ID)]
+            )
+        ]
+    )
     replay = replay_account(bundle, hist_s, hist_i, test_s, test_i)
     metrics = summarize([replay])
     # the list: overview, the deploy query (the root cause, rank 2), pg, deploys, pool query

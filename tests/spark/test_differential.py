@@ -40,8 +40,12 @@ def read_with_pyarrow(root: Path, dataset: str, dt_from: str, dt_to: str) -> pd.
 def both(spark, root: Path, config: Config) -> tuple[Extraction, Extraction]:
     alerts_df, actions_df, read = read_inputs(spark, config)
     got = extract_sessions(spark, alerts_df, actions_df, config)
-    alerts = read_with_pyarrow(root, s.DATASET_ALERTS, read[s.DATASET_ALERTS]["dt_from"], read[s.DATASET_ALERTS]["dt_to"])
-    actions = read_with_pyarrow(root, s.DATASET_ACTIONS, read[s.DATASET_ACTIONS]["dt_from"], read[s.DATASET_ACTIONS]["dt_to"])
+    alerts = read_with_pyarrow(
+        root, s.DATASET_ALERTS, read[s.DATASET_ALERTS]["dt_from"], read[s.DATASET_ALERTS]["dt_to"]
+    )
+    actions = read_with_pyarrow(
+        root, s.DATASET_ACTIONS, read[s.DATASET_ACTIONS]["dt_from"], read[s.DATASET_ACTIONS]["dt_to"]
+    )
     want = reference_extract(alerts, actions, config)
     return got, want
 
@@ -154,7 +158,7 @@ def edge_world(seed: int, n: int = 800) -> tuple[pd.DataFrame, pd.DataFrame]:
     alerts = []
     # f0 and f3 fired before the lookback, f1 and f4 in it, f2 and f5 in the window; f5 has no
     # alert_id; f1 and f2 have a second copy received a day later (possibly another title)
-    for i, fid in enumerate(firings + ["f1", "f2"]):
+    for i, fid in enumerate([*firings, "f1", "f2"]):
         j = int(fid[1:])
         fired = [start - pd.Timedelta(hours=30), start - pd.Timedelta(hours=2), end - pd.Timedelta(hours=5)][j % 3]
         alerts.append(

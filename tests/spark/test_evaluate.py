@@ -66,7 +66,9 @@ def test_json_png_and_table_are_written(report):
     rep, out = report
     folder = out / "evaluations" / DAY.isoformat()
     saved = json.loads((folder / "evaluation.json").read_text())
-    assert saved["rankers"]["mxnet"]["all"]["cause"]["mrr"] == pytest.approx(rep["rankers"]["mxnet"]["all"]["cause"]["mrr"])
+    assert saved["rankers"]["mxnet"]["all"]["cause"]["mrr"] == pytest.approx(
+        rep["rankers"]["mxnet"]["all"]["cause"]["mrr"]
+    )
     assert (folder / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = E.format_table(rep)
     assert all(name in table for name in ("mxnet", "popularity", "random", "cause MRR", "MTTR est s"))

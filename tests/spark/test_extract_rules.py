@@ -20,7 +20,7 @@ from alertrec.stages.extract import Extraction, extract_sessions
 
 pytestmark = pytest.mark.spark
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D = "2026-02-01"
 CONFIG = Config(input_root="unused", output_root="unused", date=D)
 T0 = dt.datetime(2026, 1, 20, 10, 0, tzinfo=UTC)  # a Tuesday morning inside the window
@@ -413,11 +413,18 @@ def test_late_events_from_partition_D_are_read_and_later_partitions_are_not(spar
 
     end = CONFIG.window_end
     write(s.DATASET_ALERTS, s.ALERTS_ARROW, [firing("f1", fired_at=at(-120, base=end), day="2026-01-31")], "2026-01-31")
-    write(s.DATASET_ACTIONS, s.ACTIONS_ARROW, [ev("open1", s.ALERT_OPENED, at(-60, base=end), opened("f1"))], "2026-01-31")
+    write(
+        s.DATASET_ACTIONS, s.ACTIONS_ARROW, [ev("open1", s.ALERT_OPENED, at(-60, base=end), opened("f1"))], "2026-01-31"
+    )
     # received on D, happened before D: part of the session
     write(s.DATASET_ACTIONS, s.ACTIONS_ARROW, [ev("late", s.DASHBOARD_OPENED, at(-50, base=end), dash("d1"))], D)
     # received the day after D: not read at all, not counted
-    write(s.DATASET_ACTIONS, s.ACTIONS_ARROW, [ev("later", s.DASHBOARD_OPENED, at(-45, base=end), dash("d2"))], "2026-02-02")
+    write(
+        s.DATASET_ACTIONS,
+        s.ACTIONS_ARROW,
+        [ev("later", s.DASHBOARD_OPENED, at(-45, base=end), dash("d2"))],
+        "2026-02-02",
+    )
 
     config = Config(input_root=str(tmp_path / "in"), output_root=str(tmp_path / "out"), date=D)
     alerts_df, actions_df, read = read_inputs(spark, config)
@@ -458,8 +465,17 @@ def _one_user_world(payloads):
     rows = [{s.EVENT_ID: "o1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t, s.ACTION: s.ALERT_OPENED,
              s.PAYLOAD: '{"alert_event_id": "ae1"}', s.DT: "2026-01-20"}]
     for n, (event_id, action, payload, dt_) in enumerate(payloads):
-        rows.append({s.EVENT_ID: event_id, s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t + pd.Timedelta(seconds=10 * (n + 1)),
-                     s.ACTION: action, s.PAYLOAD: payload, s.DT: dt_})
+        rows.append(
+            {
+                s.EVENT_ID: event_id,
+                s.ACCOUNT_ID: 1,
+                s.USER_ID: "u",
+                s.TS: t + pd.Timedelta(seconds=10 * (n + 1)),
+                s.ACTION: action,
+                s.PAYLOAD: payload,
+                s.DT: dt_,
+            }
+        )
     return alerts, pd.DataFrame(rows)
 
 

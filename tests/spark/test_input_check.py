@@ -20,7 +20,7 @@ from alertrec.io.engine_errors import input_problem, one_line, translated_engine
 from alertrec.io.input_check import check_dataset
 from alertrec.io.inputs import read_inputs
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D = "2026-02-01"
 DAY1, DAY2 = "2026-01-20", "2026-01-21"
 
@@ -150,7 +150,9 @@ def test_a_partition_without_payload_names_partition_and_column(root):
         (s.TS, pa.array([dt.date(2026, 1, 20)] * 2, pa.date32()), "date32[day]", "timestamp[us, tz=UTC]"),
     ],
 )
-def test_a_wrong_type_in_a_later_partition_names_partition_column_found_and_expected(root, column, values, found, expected):
+def test_a_wrong_type_in_a_later_partition_names_partition_column_found_and_expected(
+    root, column, values, found, expected
+):
     table = actions(2)
     table = table.set_column(table.schema.get_field_index(column), column, values)
     write(root, s.DATASET_ACTIONS, DAY2, table)
@@ -195,7 +197,11 @@ def test_read_inputs_reports_rows_files_and_skipped(spark, root):
     assert info[s.DATASET_ACTIONS]["skipped"] == [
         {"file": str(root / s.DATASET_ACTIONS / f"dt={DAY2}" / "README.txt"), "reason": "not a data file (.txt)"}
     ]
-    assert (info[s.DATASET_ALERTS]["rows"], info[s.DATASET_ALERTS]["files"], info[s.DATASET_ALERTS]["skipped"]) == (1, 1, [])
+    assert (info[s.DATASET_ALERTS]["rows"], info[s.DATASET_ALERTS]["files"], info[s.DATASET_ALERTS]["skipped"]) == (
+        1,
+        1,
+        [],
+    )
     assert actions_df.count() == 5
 
 
@@ -228,7 +234,9 @@ def _invalid_utf8(values: list[bytes]) -> pa.Array:
         pos += len(v)
         offsets.append(pos)
     return pa.Array.from_buffers(
-        pa.string(), len(values), [None, pa.py_buffer(pa.array(offsets, pa.int32()).buffers()[1]), pa.py_buffer(b"".join(values))]
+        pa.string(),
+        len(values),
+        [None, pa.py_buffer(pa.array(offsets, pa.int32()).buffers()[1]), pa.py_buffer(b"".join(values))],
     )
 
 
@@ -236,9 +244,13 @@ def _invalid_utf8(values: list[bytes]) -> pa.Array:
 def test_invalid_utf8_payload_becomes_null_and_other_text_is_made_valid(spark, tmp_path):
     root = tmp_path / "in"
     write(root, s.DATASET_ALERTS, DAY1, alerts())
-    payloads = _invalid_utf8([b'{"query": {"text": "a\xff"}}', b'{"x": "\xed\xa0\x80"}', b'{"ok": 1}'])  # bad, lone surrogate, good
+    payloads = _invalid_utf8(
+        [b'{"query": {"text": "a\xff"}}', b'{"x": "\xed\xa0\x80"}', b'{"ok": 1}']
+    )  # bad, lone surrogate, good
     table = actions(3, payload=payloads)
-    table = table.set_column(table.schema.get_field_index(s.USER_ID), s.USER_ID, _invalid_utf8([b"u\xff", b"u1", b"u1"]))
+    table = table.set_column(
+        table.schema.get_field_index(s.USER_ID), s.USER_ID, _invalid_utf8([b"u\xff", b"u1", b"u1"])
+    )
     write(root, s.DATASET_ACTIONS, DAY1, table)
     _alerts, frame, _info = read_inputs(spark, config_for(root))
     rows = frame.orderBy(s.EVENT_ID).toPandas()  # the Arrow conversion that failed the whole run
@@ -260,9 +272,8 @@ def test_a_damaged_page_becomes_one_input_error_naming_the_file(spark, tmp_path)
     path = write(tmp_path, "d", DAY1, actions(200), name="part-0.parquet")
     _flip_page(path)
     check_dataset(str(tmp_path / "d"), "d", s.ACTION_COLUMNS, DAY1, DAY1)  # the footer is fine
-    with pytest.raises(InputError) as info:
-        with translated_engine_errors("reading the input"):
-            spark.read.parquet(str(path)).selectExpr("max(length(payload))", "max(event_id)").collect()
+    with pytest.raises(InputError) as info, translated_engine_errors("reading the input"):
+        spark.read.parquet(str(path)).selectExpr("max(length(payload))", "max(event_id)").collect()
     message = str(info.value)
     assert "\n" not in message and "part-0.parquet" in message and "while reading the input" in message
     assert "An error occurred while calling" not in message
@@ -282,9 +293,8 @@ def test_one_line_of_a_java_failure_has_no_stack_trace(spark, tmp_path):
 
 
 def test_real_bugs_pass_through_unchanged():
-    with pytest.raises(KeyError):
-        with translated_engine_errors("reading the input"):
-            raise KeyError("dt")
+    with pytest.raises(KeyError), translated_engine_errors("reading the input"):
+        raise KeyError("dt")
     assert input_problem(ValueError("corrupt")) is None  # not an engine exception
     assert one_line(RuntimeError("boom\nsecond")) == "RuntimeError: boom"
     assert one_line(InputError("a\nb")) == "a b"
@@ -293,7 +303,6 @@ def test_real_bugs_pass_through_unchanged():
 def test_a_pyarrow_failure_about_a_file_is_an_input_error(tmp_path):
     path = tmp_path / "bad.parquet"
     path.write_bytes(b"nothing")
-    with pytest.raises(InputError) as info:
-        with translated_engine_errors("reading the input"):
-            pq.read_table(path)
+    with pytest.raises(InputError) as info, translated_engine_errors("reading the input"):
+        pq.read_table(path)
     assert "not a Parquet file or is truncated" in str(info.value)

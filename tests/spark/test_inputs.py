@@ -15,7 +15,7 @@ from alertrec.io.inputs import read_inputs
 
 pytestmark = pytest.mark.spark
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D = "2026-02-01"
 
 
@@ -262,7 +262,9 @@ def test_stray_files_are_skipped_and_a_bad_utf8_payload_is_one_malformed_row(spa
         offsets.append(offsets[-1] + len(v))
     payload = pa.Array.from_buffers(pa.string(), len(raw), [None, pa.array(offsets, pa.int32()).buffers()[1],
                                                             pa.py_buffer(b"".join(raw))])
-    pq.write_table(table.set_column(table.schema.get_field_index(s.PAYLOAD), s.PAYLOAD, payload), folder / "part-0.parquet")
+    pq.write_table(
+        table.set_column(table.schema.get_field_index(s.PAYLOAD), s.PAYLOAD, payload), folder / "part-0.parquet"
+    )
     code, last = _run(root, tmp_path / "dirty", capsys)
     assert code == 0, last
 
@@ -272,8 +274,10 @@ def test_stray_files_are_skipped_and_a_bad_utf8_payload_is_one_malformed_row(spa
 
     clean, dirty = report(tmp_path / "clean"), report(tmp_path / "dirty")
     skipped = {e["file"].rsplit("/", 1)[-1]: e["reason"] for e in dirty["inputs"][s.DATASET_ACTIONS]["skipped"]}
-    assert skipped == {"README.txt": "not a data file (.txt)",
-                       ".part-0.parquet.crc": skipped[".part-0.parquet.crc"]} and skipped[".part-0.parquet.crc"].startswith("hidden")
+    assert skipped == {
+        "README.txt": "not a data file (.txt)",
+        ".part-0.parquet.crc": skipped[".part-0.parquet.crc"],
+    } and skipped[".part-0.parquet.crc"].startswith("hidden")
     a, b = clean["rows"][s.DATASET_ACTIONS], dirty["rows"][s.DATASET_ACTIONS]
     assert a["read"] == b["read"] and b["reconciled"]
     assert b["by_reason"]["quarantined"]["malformed_payload"] == a["by_reason"]["quarantined"]["malformed_payload"] + 1

@@ -10,7 +10,9 @@ from alertrec.io import aws
 
 
 def client_error(code: str, status: int, message: str = "") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+    )
 
 
 class TestEndpoints:
@@ -58,7 +60,10 @@ class TestErrors:
             (client_error("NoSuchBucket", 404), "bucket does not exist"),
             (client_error("AccessDenied", 403), "access denied"),
             (client_error("ExpiredToken", 400), "credentials rejected (ExpiredToken)"),
-            (client_error("SlowDown", 503, "Please reduce your request rate."), "SlowDown: Please reduce your request rate."),
+            (
+                client_error("SlowDown", 503, "Please reduce your request rate."),
+                "SlowDown: Please reduce your request rate.",
+            ),
             (NoCredentialsError(), "no AWS credentials found"),
             (aws.PartialFailure([("k1", "AccessDenied")]), "access denied"),
             (aws.PartialFailure([("k1", "InternalError"), ("k2", "InternalError")]), "InternalError on k1"),

@@ -63,7 +63,9 @@ def test_every_recorded_case_gives_its_recorded_canonical_form(order, caplog):
             got = canonical_query(text, language)
             if got != expected:
                 mismatches.append((language, text, expected, got))
-    shown = "\n".join(f"{lang!r} {text[:120]!r}\n  expected {exp[:160]!r}\n  got      {got[:160]!r}"
-                      for lang, text, exp, got in mismatches[:10])
+    shown = "\n".join(
+        f"{lang!r} {text[:120]!r}\n  expected {exp[:160]!r}\n  got      {got[:160]!r}"
+        for lang, text, exp, got in mismatches[:10]
+    )
     assert not mismatches, f"{len(mismatches)} of {len(records)} cases differ:\n{shown}"
     assert "could not canonicalize" not in caplog.text  # the safety net was not needed

@@ -23,7 +23,9 @@ def calls(monkeypatch, tmp_path):
             "day": config.date.isoformat(),
             "rows": {"actions": {"read": 10, "used": 6, "quarantined": 3, "ignored": 1}},
             "sessions": {"sessions": 2, "resolved": 1, "mean_duration_s": 600.0},
-            "stages": {"rank": {"definitions_with_rows": 2, "fired_definitions": 3, "accounts": 1, "model_version": "m"}},
+            "stages": {
+                "rank": {"definitions_with_rows": 2, "fired_definitions": 3, "accounts": 1, "model_version": "m"}
+            },
             "output": {"url": "/w/recommendations/dt=x", "rows": 7},
             "report_url": "/w/runs/r.json",
         }
@@ -33,7 +35,9 @@ def calls(monkeypatch, tmp_path):
 
 
 def test_run_builds_the_config_and_prints_a_summary(calls, capsys):
-    code = cli.main(["run", "--input", "in", "--output", "out", "--date", "2026-02-01", "--history-days", "14", "--top-k", "3"])
+    code = cli.main(
+        ["run", "--input", "in", "--output", "out", "--date", "2026-02-01", "--history-days", "14", "--top-k", "3"]
+    )
     assert code == 0
     (config,) = calls
     assert (config.input_root, config.output_root, config.date) == ("in", "out", dt.date(2026, 2, 1))
@@ -139,5 +143,8 @@ def test_run_takes_the_days_lock_and_a_second_run_of_the_day_is_refused(calls, t
 
 
 def test_input_cache_settings_reach_the_config(calls):
-    assert cli.main(["run", "--input", "in", "--date", "2026-02-01", "--input-cache-dir", "/c", "--input-cache-gb", "0.5"]) == 0
+    assert (
+        cli.main(["run", "--input", "in", "--date", "2026-02-01", "--input-cache-dir", "/c", "--input-cache-gb", "0.5"])
+        == 0
+    )
     assert (calls[0].input_cache_dir, calls[0].input_cache_bytes) == ("/c", 512 * 1024**2)

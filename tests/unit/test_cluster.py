@@ -163,7 +163,9 @@ def test_a_failing_group_is_named_by_the_stage(monkeypatch):
 
     monkeypatch.setattr(C, "cluster_group", failing)
     with pytest.raises(WorkerError, match=r"account 2 alert alert-3: ValueError: bad group"):
-        C.cluster_sessions(sessions, items, C.ClusterParams(), mapper=ProcessPoolMapper(1, key=lambda t: str(t.account_id)))
+        C.cluster_sessions(
+            sessions, items, C.ClusterParams(), mapper=ProcessPoolMapper(1, key=lambda t: str(t.account_id))
+        )
 
 
 def test_a_dead_worker_is_reported_not_hung():

@@ -31,7 +31,12 @@ def test_dashboards_and_queries_explode_into_columns():
     pd.testing.assert_frame_equal(items, before)  # input untouched
     assert S.PAYLOAD not in out.columns and quarantine.empty
     d = out.iloc[0]
-    assert (d[E.PANEL_COUNT], d[E.PANEL_TYPES], d[E.TIME_FROM], d[E.TIME_TO]) == (3, "table,timeseries", "now-1h", "now")
+    assert (d[E.PANEL_COUNT], d[E.PANEL_TYPES], d[E.TIME_FROM], d[E.TIME_TO]) == (
+        3,
+        "table,timeseries",
+        "now-1h",
+        "now",
+    )
     q = out.iloc[1]
     assert (q[E.FILTER_FIELDS], q[E.FILTER_COUNT], q[E.INDEX]) == ("env,service", 2, "logs-*")
     assert out.iloc[2][E.FILTER_COUNT] == 0 and out.iloc[2][E.INDEX] is None
@@ -68,9 +73,16 @@ def test_items_payload_fields_explode_into_columns():
     before = items.copy()
     out, quarantine = E.explode_items(items)
     pd.testing.assert_frame_equal(items, before)
-    assert not set(S.ITEM_PAYLOAD_COLUMNS) - {S.PANEL_TYPES, S.TIME_FROM, S.TIME_TO, S.FILTER_FIELDS, S.INDEX} & set(out.columns)
+    assert not set(S.ITEM_PAYLOAD_COLUMNS) - {S.PANEL_TYPES, S.TIME_FROM, S.TIME_TO, S.FILTER_FIELDS, S.INDEX} & set(
+        out.columns
+    )
     d = out.iloc[0]
-    assert (d[E.PANEL_COUNT], d[E.PANEL_TYPES], d[E.TIME_FROM], d[E.TIME_TO]) == (4, "table,timeseries", "now-1h", "now")
+    assert (d[E.PANEL_COUNT], d[E.PANEL_TYPES], d[E.TIME_FROM], d[E.TIME_TO]) == (
+        4,
+        "table,timeseries",
+        "now-1h",
+        "now",
+    )
     q = out.iloc[1]
     assert (q[E.FILTER_FIELDS], q[E.FILTER_COUNT], q[E.INDEX]) == ("env,service", 2, "logs-*")
     assert out.iloc[3][E.FILTER_COUNT] == 0 and out.iloc[3][E.FILTER_FIELDS] == "" and out.iloc[3][E.INDEX] is None

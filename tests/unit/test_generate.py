@@ -194,7 +194,9 @@ def test_experienced_users_go_straight_to_the_effective_items(world):
     assert novices[schema.RESOLVED].mean() < experts[schema.RESOLVED].mean() - 0.3
     # the last item before an experienced user resolves is the last effective step
     resolved = experts[experts[schema.RESOLVED] & experts["items"].map(lambda i: bool(i) and i[-1] != "query")]
-    on_last = [items[-1] in last_dashboards.get(a, ()) for a, items in zip(resolved[schema.ALERT_ID], resolved["items"])]
+    on_last = [
+        items[-1] in last_dashboards.get(a, ()) for a, items in zip(resolved[schema.ALERT_ID], resolved["items"])
+    ]
     assert np.mean(on_last) > 0.9
 
 
@@ -250,7 +252,9 @@ def test_queries_vary_in_literals_and_term_order(clean_world):
     docs = _parsed(queries[schema.PAYLOAD])
     assert {d["query"]["language"] for d in docs} == set(schema.QUERY_LANGUAGES)
     lucene = [d["query"]["text"] for d in docs if d["query"]["language"] == "lucene"]
-    literal = re.compile(r"ip-10-0-\d+-\d+|\b[0-9a-f]{12,}\b|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[\w-]+-[0-9a-f]{6}-[0-9a-z]{5}|\d+(\.\d+)*")
+    literal = re.compile(
+        r"ip-10-0-\d+-\d+|\b[0-9a-f]{12,}\b|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[\w-]+-[0-9a-f]{6}-[0-9a-z]{5}|\d+(\.\d+)*"
+    )
     orders: dict[frozenset, set] = {}
     for text in lucene:
         terms = tuple(literal.sub("<x>", term) for term in text.split(" AND "))

@@ -46,7 +46,7 @@ def test_files_are_laid_out_per_scope_and_version(fitted):
     scopes = {name.split("/")[0] for name in files}
     assert "shared" in scopes
     for name, data in files.items():
-        scope, version, filename = name.split("/")
+        _scope, version, filename = name.split("/")
         assert version == ranker.version_ and filename in ("model.params", "encoding.json")
         assert isinstance(data, bytes) and data
     assert {s for s in scopes if s != "shared"} == {str(a) for a in ranker.training_["account_models"]}
@@ -107,7 +107,9 @@ def test_training_puts_the_cause_above_the_generic_item():
     sessions, items, fired = _cause_world()
     items = normalize_items(items)
     config = make_config(top_k=3)
-    prior = F.make_features(sessions, items, fired, pd.Timestamp(config.window_end), F.FeatureParams.from_config(config))
+    prior = F.make_features(
+        sessions, items, fired, pd.Timestamp(config.window_end), F.FeatureParams.from_config(config)
+    )
     assert prior.iloc[0][S.ITEM_ID] == "g"  # the prior (use share) ranks the generic item first
     ranker = MXNetRanker(epochs=60, min_account_sessions=10**9).fit(sessions, items, fired, config)
     recs = ranker.recommend(fired)

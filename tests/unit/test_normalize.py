@@ -26,7 +26,7 @@ from alertrec.stages.normalize import canonical_query, normalize_items, query_it
             "host:<HOST> AND level:error AND service:checkout AND status:<NUM>",
         ),
         (
-            'trace.id:4bf92f3577b34da6a3ce929d0e0e4736 AND request.id:8f14e45f-ceea-467f-a0e6-0123456789ab '
+            "trace.id:4bf92f3577b34da6a3ce929d0e0e4736 AND request.id:8f14e45f-ceea-467f-a0e6-0123456789ab "
             'AND @timestamp:"2024-05-01T10:00:00.123Z" AND event.created:1714557600000',
             "lucene",
             "@timestamp:<TS> AND event.created:<TS> AND request.id:<UUID> AND trace.id:<ID>",
@@ -79,7 +79,11 @@ from alertrec.stages.normalize import canonical_query, normalize_items, query_it
         ("c:z AND b:y OR a:x", "lucene", "a:x OR b:y AND c:z"),
         ("status:(500 OR 503 OR 504)", "lucene", "status:<NUM>"),
         ("status:(500 OR 503) AND level:(warn OR error)", "lucene", "level:(error OR warn) AND status:<NUM>"),
-        ("service:orders AND (trace.id:4bf92f3577b34da6 OR trace.id:00f067aa0ba902b7)", "lucene", "service:orders AND trace.id:<ID>"),
+        (
+            "service:orders AND (trace.id:4bf92f3577b34da6 OR trace.id:00f067aa0ba902b7)",
+            "lucene",
+            "service:orders AND trace.id:<ID>",
+        ),
         # keyword case, && / ||, -x / !x / +x
         ("a:x && b:y || c:z", "lucene", "a:x AND b:y OR c:z"),
         ("!level:debug -level:info +service:api", "lucene", "NOT level:debug AND NOT level:info AND service:api"),
@@ -89,7 +93,11 @@ from alertrec.stages.normalize import canonical_query, normalize_items, query_it
         # bare free text and bare literals
         ("timeout 10.0.3.17 web01", "lucene", "<IP> AND timeout AND web01"),
         # numbers with a unit
-        ("duration:>500ms AND disk.free:<10gb AND cpu:>95%", "lucene", "cpu:><NUM> AND disk.free:<<NUM> AND duration:><NUM>"),
+        (
+            "duration:>500ms AND disk.free:<10gb AND cpu:>95%",
+            "lucene",
+            "cpu:><NUM> AND disk.free:<<NUM> AND duration:><NUM>",
+        ),
     ],
 )
 def test_lucene_and_dql_canonical_forms(text, language, expected):
@@ -163,7 +171,9 @@ def test_dql_filter_order_is_irrelevant_but_stage_order_is_not():
     b = canonical_query('fetch logs | filter b == 2 and a == "x" | limit 7', "dql")
     assert a == b
     assert canonical_query('fetch logs | filter a == "y" and b == 1 | limit 5', "dql") != a
-    assert canonical_query("fetch logs | sort a | limit 5", "dql") != canonical_query("fetch logs | limit 5 | sort a", "dql")
+    assert canonical_query("fetch logs | sort a | limit 5", "dql") != canonical_query(
+        "fetch logs | limit 5 | sort a", "dql"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -180,8 +190,14 @@ C19_SAME = [
         ("SELECT count(*) FROM logs WHERE status >= 503 AND pod = 'orders-5d8b7c-q9z3z'", "sql"),  # fx-c10-query
     ],
     [
-        ('fetch logs | filter service == "orders" and trace_id == "4bf92f3577b34da6a3ce929d0e0e4736" | limit 100', "dql"),
-        ('fetch logs | filter trace_id == "00f067aa0ba902b7a3ce929d0e0e4736" and service == "orders" | limit 100', "dql"),
+        (
+            'fetch logs | filter service == "orders" and trace_id == "4bf92f3577b34da6a3ce929d0e0e4736" | limit 100',
+            "dql",
+        ),
+        (
+            'fetch logs | filter trace_id == "00f067aa0ba902b7a3ce929d0e0e4736" and service == "orders" | limit 100',
+            "dql",
+        ),
     ],
 ]
 
@@ -192,7 +208,9 @@ def test_fixture_queries_that_differ_in_literals_and_order_are_one_query():
     assert len(set.union(*ids)) == 3
     assert canonical_query(*C19_SAME[0][0]) == "host:<HOST> AND level:error AND service:checkout"
     assert canonical_query(*C19_SAME[1][0]) == "SELECT COUNT(*) FROM logs WHERE pod = <POD> AND status >= <NUM>"
-    assert canonical_query(*C19_SAME[2][0]) == 'fetch logs | filter service == "orders" AND trace_id == <ID> | limit <NUM>'
+    assert (
+        canonical_query(*C19_SAME[2][0]) == 'fetch logs | filter service == "orders" AND trace_id == <ID> | limit <NUM>'
+    )
 
 
 def test_fixture_queries_that_differ_in_a_phrase_or_an_enum_are_two_queries():
@@ -275,8 +293,9 @@ SQL_COUNT = (
         ),
         # a subquery's WHERE is ordered too; quoted identifiers and enum strings stay
         (
-            'SELECT * FROM (SELECT * FROM logs WHERE "Level" = \'ERROR\' AND a = 1) t WHERE b = 2 AND a = 3',
-            'SELECT * FROM (SELECT * FROM logs WHERE "Level" = \'ERROR\' AND a = <NUM>) t WHERE a = <NUM> AND b = <NUM>',
+            "SELECT * FROM (SELECT * FROM logs WHERE \"Level\" = 'ERROR' AND a = 1) t WHERE b = 2 AND a = 3",
+            "SELECT * FROM (SELECT * FROM logs WHERE \"Level\" = 'ERROR' AND a = <NUM>) t "
+            "WHERE a = <NUM> AND b = <NUM>",
         ),
     ],
 )
@@ -292,7 +311,9 @@ def test_sql_enum_strings_are_part_of_the_query():
 
 def test_unknown_language_is_guessed():
     sql = "select * from logs where b = 1 and a = 2"
-    assert canonical_query(sql, None) == canonical_query(sql, "sql") == "SELECT * FROM logs WHERE a = <NUM> AND b = <NUM>"
+    assert (
+        canonical_query(sql, None) == canonical_query(sql, "sql") == "SELECT * FROM logs WHERE a = <NUM> AND b = <NUM>"
+    )
     assert canonical_query("b:1 a:2", None) == canonical_query("b:1 a:2", "kql") == "a:<NUM> AND b:<NUM>"
     dql = 'fetch logs | filter b == 1 and a == "x"'
     assert canonical_query(dql, None) == canonical_query(dql, "dql") == 'fetch logs | filter a == "x" AND b == <NUM>'
@@ -361,8 +382,18 @@ TEN_KB = 10 * 1024
 # whether the time stays linear. The speed itself is measured in
 # bench/bench_canonical.py, not asserted here (issue 13).
 PATHOLOGICAL = [
-    (lambda n: (" AND ".join(f"field{i}:value{i} host:ip-10-0-{i % 256}-1 \"phrase {i}\"" for i in range(n // 20)))[:n], "lucene", "lucene-terms"),
-    (lambda n: "SELECT * FROM t WHERE " + " AND ".join(f"c{i} = '{i:08x}ab'" for i in range(n // 17)), "sql", "sql-where"),
+    (
+        lambda n: (" AND ".join(f'field{i}:value{i} host:ip-10-0-{i % 256}-1 "phrase {i}"' for i in range(n // 20)))[
+            :n
+        ],
+        "lucene",
+        "lucene-terms",
+    ),
+    (
+        lambda n: "SELECT * FROM t WHERE " + " AND ".join(f"c{i} = '{i:08x}ab'" for i in range(n // 17)),
+        "sql",
+        "sql-where",
+    ),
     (lambda n: "(" * n, "lucene", "("),
     (lambda n: ")" * n, "lucene", ")"),
     (lambda n: '"' * n, "lucene", '"'),
@@ -387,8 +418,19 @@ PATHOLOGICAL = [
     (lambda n: "a:(" * (n // 3), "lucene", "a:(a:("),
     (lambda n: "(a OR " * (n // 6), "lucene", "(a OR (a OR"),
     (lambda n: "fetch logs | filter " + "(a == 1 or " * (n // 11), "dql", "dql-(a == 1 or"),
-    (lambda n: "SELECT * FROM a JOIN b ON " + " AND ".join(f"a.c{i} = b.c{i}" for i in range(n // 15)), "sql", "sql-join-on"),
-    (lambda n: "SELECT k FROM t GROUP BY k HAVING " + " OR ".join(f"(count(c{i}) > {i} AND max(d{i}) < 5)" for i in range(n // 34)), "sql", "sql-having"),
+    (
+        lambda n: "SELECT * FROM a JOIN b ON " + " AND ".join(f"a.c{i} = b.c{i}" for i in range(n // 15)),
+        "sql",
+        "sql-join-on",
+    ),
+    (
+        lambda n: (
+            "SELECT k FROM t GROUP BY k HAVING "
+            + " OR ".join(f"(count(c{i}) > {i} AND max(d{i}) < 5)" for i in range(n // 34))
+        ),
+        "sql",
+        "sql-having",
+    ),
 ]
 
 
@@ -461,7 +503,7 @@ def test_normalize_items_adds_columns_and_leaves_the_input_alone():
     out = normalize_items(items)
     pd.testing.assert_frame_equal(items, before)
     assert out is not items
-    assert list(out.columns) == list(items.columns) + [S.ITEM_ID, S.CANONICAL, S.ITEM_LABEL]
+    assert list(out.columns) == [*items.columns, S.ITEM_ID, S.CANONICAL, S.ITEM_LABEL]
     pd.testing.assert_frame_equal(out[list(items.columns)], items)
     assert out[S.ITEM_ID].tolist() == ["d1", "q_8b3064221667ffb7", "d1", "d1", "d1", "d2"]
     assert out[S.CANONICAL].tolist() == [None, "service:api AND status:<NUM>", None, None, None, None]

@@ -24,7 +24,11 @@ SAME_QUERY = [
         "SELECT * FROM a LEFT JOIN b ON b.y=a.y AND b.x=a.x JOIN c ON c.z = b.z OR c.w = 1 WHERE q = 1 AND p = 2",
         "SELECT * FROM a LEFT JOIN b ON b.x=a.x AND b.y=a.y JOIN c ON c.w = 1 OR c.z = b.z WHERE p = 2 AND q = 1",
     ),
-    ("sql", "SELECT * FROM a JOIN b ON b.y=a.y AND b.x=a.x, c WHERE 1=1", "SELECT * FROM a JOIN b ON b.x=a.x AND b.y=a.y, c WHERE 1=1"),
+    (
+        "sql",
+        "SELECT * FROM a JOIN b ON b.y=a.y AND b.x=a.x, c WHERE 1=1",
+        "SELECT * FROM a JOIN b ON b.x=a.x AND b.y=a.y, c WHERE 1=1",
+    ),
     ("sql", "SELECT * FROM a JOIN b ON (b.y=a.y AND b.x=a.x)", "SELECT * FROM a JOIN b ON (b.x=a.x AND b.y=a.y)"),
     (
         "sql",
@@ -67,7 +71,11 @@ SAME_QUERY = [
         'fetch logs | filter b == "x" and (d == 1 or c == 2) | limit 10',
         'fetch logs | filter (c == 2 or d == 1) and b == "x" | limit 10',
     ),
-    ("dql", "fetch logs | filter a == 1 | filterOut b == 2 or a == 3", "fetch logs | filter a == 1 | filterOut a == 3 or b == 2"),
+    (
+        "dql",
+        "fetch logs | filter a == 1 | filterOut b == 2 or a == 3",
+        "fetch logs | filter a == 1 | filterOut a == 3 or b == 2",
+    ),
     (
         "dql",
         "fetch logs | filter (b == 1 and (d == 2 or c == 3)) or e == 4",
@@ -139,11 +147,16 @@ def test_orders_that_matter_are_kept(language, one, other):
             "q_f42360296efb2b73",
         ),
         (
-            'fetch logs | filter loglevel == "ERROR" and k8s.namespace.name == "checkout" | sort timestamp desc | limit 100',
+            'fetch logs | filter loglevel == "ERROR" and k8s.namespace.name == "checkout" '
+            "| sort timestamp desc | limit 100",
             "dql",
             "q_605315cc0c328016",
         ),
-        ('service:checkout AND (level:error OR level:warn) AND NOT message:"health check"', "lucene", "q_ef1a3acc53f35dd3"),
+        (
+            'service:checkout AND (level:error OR level:warn) AND NOT message:"health check"',
+            "lucene",
+            "q_ef1a3acc53f35dd3",
+        ),
         ("service:api and level:error", "dql", "q_ba708823fc721fc2"),
     ],
 )
@@ -179,7 +192,7 @@ def test_every_truncation_gives_a_string(language, _, one, other, caplog):
     assert "could not canonicalize" not in caplog.text  # the safety net was not needed
 
 
-_ALPHABET = list(" \t\n()[]{}\"'`\\:;,.|&!+-*/%<>=?^~@#$") + ["AND", "OR", "NOT", "TO", "SELECT", "FROM", "WHERE",
+_ALPHABET = [*" \t\n()[]{}\"'`\\:;,.|&!+-*/%<>=?^~@#$", "AND", "OR", "NOT", "TO", "SELECT", "FROM", "WHERE",
     "JOIN", "ON", "HAVING", "GROUP BY", "CASE", "WHEN", "THEN", "END", "BETWEEN", "IN", "fetch", "filter", "|", "a",
     "b.x", "5", "0x1f", "2024-05-01T10:00:00Z", "10.0.3.17", "<NUM>", "<ID", "é", "\x00", "\ud800"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 import pyarrow as pa
 import pytest
@@ -34,7 +34,7 @@ from tests.output_contract import read_published_day
 
 D1 = dt.date(2026, 2, 1)
 D2 = dt.date(2026, 2, 2)
-GENERATED = dt.datetime(2026, 2, 1, 6, 0, tzinfo=dt.timezone.utc)
+GENERATED = dt.datetime(2026, 2, 1, 6, 0, tzinfo=dt.UTC)
 
 
 def recs(tag: str, n: int = 3, account_id: int = 1) -> pa.Table:
@@ -234,7 +234,9 @@ class PublishContract:
         assert str(info.value) == "recommendations do not match the contract's columns: missing score"
         assert snapshot(storage, "") == before
 
-    @pytest.mark.parametrize(("crash_at", "when", "expected"), CRASH_POINTS, ids=[f"{w}-{c}" for c, w, _ in CRASH_POINTS])
+    @pytest.mark.parametrize(
+        ("crash_at", "when", "expected"), CRASH_POINTS, ids=[f"{w}-{c}" for c, w, _ in CRASH_POINTS]
+    )
     def test_crash_leaves_old_day_or_no_success_and_rerun_heals(self, storage: Storage, crash_at, when, expected):
         publish_day(storage, recs("d2"), D2, "run-d2")
         other_day = snapshot(storage, day_dir(D2))
@@ -246,7 +248,9 @@ class PublishContract:
         crashing = CrashingStorage(storage, crash_at=crash_at, when=when)
         with pytest.raises(SimulatedCrash):
             publish_day(crashing, recs("new"), D1, "run-new")
-        assert [name for name, _ in crashing.calls] == ["delete", "write_bytes", "delete", "write_bytes"][: crash_at + 1]
+        assert [name for name, _ in crashing.calls] == ["delete", "write_bytes", "delete", "write_bytes"][
+            : crash_at + 1
+        ]
 
         if expected == "old":
             assert snapshot(storage, day_dir(D1)) == old_files

@@ -180,7 +180,7 @@ def test_no_borrowing_at_all_when_borrow_sources_is_zero():
 
 
 def test_lenders_add_up_and_the_biggest_lender_names_the_reason():
-    sessions = BORROW_WORLD + [Sess("b2", 1, "S2", S2_TITLE, 0, False, ((D, "dB", "B"), (D, "dB", "B")))]
+    sessions = [*BORROW_WORLD, Sess("b2", 1, "S2", S2_TITLE, 0, False, ((D, "dB", "B"), (D, "dB", "B")))]
     # N has T's title: T and S1 are similar at 100, S2 at sim2
     sim2 = _similarity(TARGET, S2_TITLE) / 100
     recs = run(sessions, [(1, "N", TARGET)], top_k=2, borrow_sources=3)
@@ -192,7 +192,11 @@ def test_lenders_add_up_and_the_biggest_lender_names_the_reason():
     )
     # two sources: the two at 100 (S1, T), never S2
     recs = run(sessions, [(1, "N", TARGET)], top_k=3, borrow_sources=2)
-    assert rows(recs, "N") == [(1, "dA", pytest.approx(2.0)), (2, "dB", pytest.approx(1.0)), (3, "d_own", pytest.approx(1.0))]
+    assert rows(recs, "N") == [
+        (1, "dA", pytest.approx(2.0)),
+        (2, "dB", pytest.approx(1.0)),
+        (3, "d_own", pytest.approx(1.0)),
+    ]
 
 
 def test_never_investigated_and_unlike_anything_gets_the_account_wide_favourites():
@@ -226,7 +230,11 @@ def test_a_blank_fired_title_falls_back_to_the_learned_title_then_to_the_account
     s, items, f = build_frames(sessions, [(1, "x", ""), (1, "w", None)])
     recs = PopularityRanker().fit(s, normalize_items(items), f, make_config(top_k=2)).recommend(f)
     # x: its own d1, then borrowed from y through its learned title
-    assert recs[recs[S.ALERT_ID] == "x"][S.REASON_TEXT].iloc[1].startswith("borrowed from similar alert 'Checkout latency high on eu'")
+    assert (
+        recs[recs[S.ALERT_ID] == "x"][S.REASON_TEXT]
+        .iloc[1]
+        .startswith("borrowed from similar alert 'Checkout latency high on eu'")
+    )
     # w: no title at all, so no borrowing: account-wide d1, d2 ... (all 1.0, by item_id)
     assert [r[1] for r in rows(recs, "w")] == ["d1", "d2"]
 
@@ -269,7 +277,10 @@ def test_top_k_one_still_gives_every_fired_definition_a_row():
 
 def test_items_of_unknown_sessions_and_without_id_are_ignored():
     s, items, f = build_frames(
-        [Sess("A", 1, "x", "Alert", 0, False, ((D, "d1", "One"),)), Sess("B", 1, "x", "Alert", 0, False, ((D, "d2", "Two"),))],
+        [
+            Sess("A", 1, "x", "Alert", 0, False, ((D, "d1", "One"),)),
+            Sess("B", 1, "x", "Alert", 0, False, ((D, "d2", "Two"),)),
+        ],
         [(1, "x", "Alert")],
     )
     items = normalize_items(items)

@@ -7,8 +7,8 @@ import pytest
 
 from alertrec import schema as S
 from alertrec.errors import RegistryError
-from alertrec.io.lock import LockOwner
 from alertrec.io import registry as io_registry
+from alertrec.io.lock import LockOwner
 from alertrec.io.registry import KEEP_VERSIONS, REGISTRY_DIR
 from alertrec.io.storage import storage_for
 from alertrec.stages.normalize.canonical import query_item_id

@@ -49,8 +49,9 @@ def test_new_forms_linked_only_among_themselves_share_the_first_ones_id():
 
 
 def test_accounts_do_not_share_links():
-    ids = assign_query_ids(pd.concat([_pairs(A), _pairs(B, account=2)]), _registry({B: "q_00000000000000bb"}, account=2),
-                           95.0)
+    ids = assign_query_ids(
+        pd.concat([_pairs(A), _pairs(B, account=2)]), _registry({B: "q_00000000000000bb"}, account=2), 95.0
+    )
     assert ids[(1, A)] == query_item_id(A) and ids[(2, B)] == "q_00000000000000bb"
 
 

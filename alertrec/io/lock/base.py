@@ -52,7 +52,7 @@ def _process_started(pid: int) -> float | None:
 
 
 def _utc_text(when: dt.datetime | None = None) -> str:
-    return (when or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,7 @@ class LockOwner:
     token: str
 
     @classmethod
-    def current(cls, run_id: str) -> "LockOwner":
+    def current(cls, run_id: str) -> LockOwner:
         """The owner document of this process for run ``run_id``."""
         pid = os.getpid()
         return cls(run_id=run_id, host=socket.gethostname(), pid=pid, pid_started=_process_started(pid),
@@ -144,7 +144,7 @@ class DayLock(abc.ABC):
     def release(self) -> None:
         """Give the lock back (never raises for a lock that was lost)."""
 
-    def __enter__(self) -> "DayLock":
+    def __enter__(self) -> DayLock:
         self.acquire()
         return self
 

@@ -43,8 +43,8 @@ def _server_now(date_header: str | None) -> dt.datetime:
     except (TypeError, ValueError):
         now = None
     if now is None:
-        return dt.datetime.now(dt.timezone.utc)
-    return now if now.tzinfo is not None else now.replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
 
 
 class S3Lock(DayLock):
@@ -108,7 +108,7 @@ class S3Lock(DayLock):
                 get, attempts=self.storage.attempts, retryable=aws.is_cut_off_read, what=f"reading the lock {self.url}"
             )
         except Exception as exc:
-            if aws.isaws.is_not_found(exc):
+            if aws.is_not_found(exc):
                 return None
             raise OutputError(f"cannot read the lock {self.url}: {aws.describe(exc)}") from exc
         try:
@@ -118,7 +118,7 @@ class S3Lock(DayLock):
         modified = response.get("LastModified")
         now = _server_now(response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date"))
         if modified is not None and modified.tzinfo is None:
-            modified = modified.replace(tzinfo=dt.timezone.utc)
+            modified = modified.replace(tzinfo=dt.UTC)
         age = (now - modified).total_seconds() if modified is not None else 0.0
         return doc, str(response["ETag"]), age
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import errno
 import logging
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from alertrec.errors import OutputError
 from alertrec.io.storage.base import _PROBE_PREFIX, _TMP_MARK, Storage, _check_rel

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from alertrec.errors import OutputError
@@ -86,7 +87,7 @@ class S3Storage(Storage):
     @property
     def attempts(self) -> int:
         """Tries per call, the first included (the retries' ``max_attempts``)."""
-        return int(self.retries["max_attempts"])  # type: ignore[call-overload]
+        return int(self.retries["max_attempts"])
 
     def client(self) -> Any:
         """This storage's boto3 S3 client (its session, endpoint and retries); made on first use."""
@@ -235,4 +236,6 @@ class S3Storage(Storage):
         try:
             return wr.s3.read_parquet(path=paths, boto3_session=session, use_threads=False)
         except Exception as exc:
-            raise OutputError(f"cannot read {len(paths)} Parquet file(s) under {self.url()}: {aws.describe(exc)}") from exc
+            raise OutputError(
+                f"cannot read {len(paths)} Parquet file(s) under {self.url()}: {aws.describe(exc)}"
+            ) from exc
