@@ -29,6 +29,7 @@ from alertrec.stages.features.columns import (
     N_USED,
 )
 from alertrec.stages.features.params import FeatureParams
+from alertrec.stages.reasons import item_labels
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def session_items(sessions: pd.DataFrame, items: pd.DataFrame) -> SessionItems:
         )
         pairs = pairs.sort_values([S.ACCOUNT_ID, S.ALERT_ID, "_start_s", S.SESSION_ID] + _ITEM, kind="mergesort")
         pairs = pairs[list(_PAIR_COLUMNS)].reset_index(drop=True)
-    labels = _item_labels(items)
+    labels = item_labels(items)
     return SessionItems(sessions=sess, pairs=pairs, labels=labels)
 
 
@@ -351,19 +352,3 @@ def _cooccurrence(pairs: pd.DataFrame) -> dict[int, tuple[pd.DataFrame, np.ndarr
         np.fill_diagonal(jac, 0.0)
         out[int(account)] = (keys, jac)
     return out
-
-
-
-def _item_labels(items: pd.DataFrame) -> pd.DataFrame:
-    """One label per (account, item): the most frequent (normalize_items makes it unique)."""
-    cols = [S.ACCOUNT_ID] + _ITEM + [S.ITEM_LABEL]
-    lab = items.loc[items[S.ITEM_ID].notna() & items[S.ITEM_LABEL].notna(), cols]
-    if lab.empty:
-        return pd.DataFrame({c: pd.Series([], dtype="int64" if c == S.ACCOUNT_ID else object) for c in cols})
-    lab = lab.astype({S.ACCOUNT_ID: "int64"})
-    counts = lab.groupby(cols, sort=True).size().rename("_n").reset_index()
-    counts = counts.sort_values([S.ACCOUNT_ID] + _ITEM + ["_n", S.ITEM_LABEL],
-                                ascending=[True, True, True, False, True], kind="mergesort")
-    return counts.drop_duplicates([S.ACCOUNT_ID] + _ITEM)[cols].reset_index(drop=True)
-
-

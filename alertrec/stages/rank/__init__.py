@@ -12,14 +12,19 @@ contract's ``recommendations`` (``shared/contract.md``, Output):
 * :class:`PopularityRanker` -- ``popularity-v1``, the yardstick that later
   rankers are compared against. ``docs/adr/0003-popularity-yardstick.md``
   says why it scores the way it does.
+* :func:`candidate_reasons` -- the reason text of the learned ranker's scored candidate
+  rows (``alertrec/mxnet_ranker.py`` is the only module that imports mxnet; this pure part of it
+  lives here).
 
 The package: ``base.py`` (the interface and the contract's recommendations frame),
-``popularity.py`` (the yardstick); the words of the rows are :mod:`alertrec.stages.reasons`.
+``popularity.py`` (the yardstick), ``learned.py`` (the learned ranker's reasons); the words of
+both rankers' rows are :mod:`alertrec.stages.reasons`.
 """
 
 from __future__ import annotations
 
 from alertrec.stages.rank.base import Ranker, empty_recommendations, finish_recommendations
+from alertrec.stages.rank.learned import candidate_reasons
 from alertrec.stages.rank.popularity import TIER_ACCOUNT, TIER_BORROWED, TIER_OWN, PopularityRanker
 
 __all__ = [
@@ -27,6 +32,7 @@ __all__ = [
     "PopularityRanker",
     "empty_recommendations",
     "finish_recommendations",
+    "candidate_reasons",
     "TIER_OWN",
     "TIER_BORROWED",
     "TIER_ACCOUNT",
