@@ -60,7 +60,7 @@ from alertrec.mxnet_ranker.net import (
     train,
 )
 from alertrec.stages import features as F
-from alertrec.stages.rank import Ranker, empty_recommendations, finish_recommendations
+from alertrec.stages.rank import Ranker, candidate_reasons, empty_recommendations, finish_recommendations
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,6 @@ MODEL_VERSION = "mxnet-v1"
 SHARED = "shared"
 _PARAMS_FILE = "model.params"
 _ENCODING_FILE = "encoding.json"
-_VERB = {S.ITEM_DASHBOARD: "opened", S.ITEM_QUERY: "run"}
-_MAX_TITLE_CHARS = 80
 
 
 class MXNetRanker(Ranker):
@@ -332,7 +330,7 @@ class MXNetRanker(Ranker):
         )
         ranked = ranked[ranked.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=False).cumcount() < k].copy()
         ranked[S.RANK] = ranked.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=False).cumcount() + 1
-        ranked[S.REASON_TEXT] = _reasons(ranked, int(self.config_.history_days))
+        ranked[S.REASON_TEXT] = candidate_reasons(ranked, int(self.config_.history_days))
         return finish_recommendations(ranked, self.model_version, self.config_.generated_at)
 
     def score_features(self, feats: pd.DataFrame) -> np.ndarray:
@@ -497,48 +495,4 @@ def _targets(fired: pd.DataFrame) -> pd.DataFrame:
     cols = [S.ACCOUNT_ID, S.ALERT_ID] + ([S.ALERT_TITLE] if S.ALERT_TITLE in fired.columns else [])
     return fired[cols]
 
-
-def _reasons(rows: pd.DataFrame, history_days: int) -> np.ndarray:
-    """One line per row with real counts: own use, else the similar alert it is borrowed from,
-    else account-wide popularity, else a label like the alert's title."""
-    out = []
-    columns = [S.ITEM_TYPE, F.FROM_OWN, F.N_USED, F.DEF_SESSIONS, F.N_RESOLVED_USED, F.N_LAST, F.FROM_SIMILAR,
-               F.SOURCE_TITLE, F.SOURCE_ALERT_ID, F.SOURCE_N_USED, F.SOURCE_SESSIONS, F.N_SOURCES, F.ACCOUNT_N_USED,
-               F.FROM_TITLE, F.FROM_POPULAR]
-    support = rows["cluster_support"].to_numpy(dtype=float) if "cluster_support" in rows else np.zeros(len(rows))
-    medoid = rows["in_medoid"].to_numpy(dtype=float) if "in_medoid" in rows else np.zeros(len(rows))
-    for (item_type, own, n_used, n_def, n_res, n_last, similar, src_title, src_id, src_used, src_sessions,
-         n_sources, acc_used, title_match, popular), sup, med in zip(
-             zip(*(rows[c].to_numpy(dtype=object) for c in columns)), support, medoid):
-        verb = _VERB.get(item_type, "used")
-        if own:
-            text = f"{verb} in {int(n_used)} of {_investigations(int(n_def))} of this alert in the last {history_days} days"
-            if n_res:
-                text += f", {int(n_res)} of them resolved"
-            if n_last:
-                text += f"; the last step before resolution in {int(n_last)}"
-            if med > 0 and sup >= 0.5:
-                text += f"; a step of a recurring investigation pattern ({round(100 * sup)}% of its sessions)"
-        elif similar:
-            title = _short_title(src_title if isinstance(src_title, str) and src_title.strip() else str(src_id))
-            text = f"borrowed from similar alert '{title}' ({verb} in {int(src_used)} of {_investigations(int(src_sessions))})"
-            others = int(n_sources) - 1
-            if others > 0:
-                text += f" and {others} more similar alert{'s' if others != 1 else ''}"
-        elif title_match and not popular:
-            text = (f"named like this alert; {verb} in {_investigations(int(acc_used))} of this account"
-                    f" in the last {history_days} days")
-        else:
-            text = f"popular in this account: {verb} in {_investigations(int(acc_used))} in the last {history_days} days"
-        out.append(text)
-    return np.array(out, dtype=object)
-
-
-def _investigations(n: int) -> str:
-    return f"{n} investigation{'s' if n != 1 else ''}"
-
-
-def _short_title(title: str) -> str:
-    title = " ".join(str(title).split())
-    return title if len(title) <= _MAX_TITLE_CHARS else title[: _MAX_TITLE_CHARS - 1] + "…"
 

@@ -1,52 +1,30 @@
-"""Rankers: one small interface, and the popularity yardstick.
+"""The popularity yardstick (``popularity-v1``): :class:`PopularityRanker`.
 
-Every ranker learns from the frames of ``docs/frames.md`` and writes the
-contract's ``recommendations`` (``shared/contract.md``, Output):
-
-* :class:`Ranker` -- the interface. ``fit(sessions, items, fired, config)``
-  returns ``self`` and keeps what it learned in attributes ending in ``_``
-  (the constructor only stores parameters, scikit-learn style);
-  ``recommend(fired)`` returns exactly :data:`alertrec.schema.RECOMMENDATION_COLUMNS`
-  with the dtypes of :data:`alertrec.schema.RECOMMENDATIONS_ARROW`.
-  ``tests/ranker_contract.py`` is the test mixin every implementation passes.
-* :class:`PopularityRanker` -- ``popularity-v1``, the yardstick that later
-  rankers are compared against. ``docs/adr/0003-popularity-yardstick.md``
-  says why it scores the way it does.
+``docs/adr/0003-popularity-yardstick.md`` says why it scores the way it does; its reason
+texts and item labels are those of :mod:`alertrec.stages.reasons`.
 """
 
 from __future__ import annotations
 
-import abc
 import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz, process
-from rapidfuzz.utils import default_process
 
 from alertrec import schema as S
-from alertrec.stages.similarity import best_matches
 from alertrec.config import Config
+from alertrec.stages.rank.base import Ranker, empty_recommendations, finish_recommendations
+from alertrec.stages.reasons import borrowed_text, item_labels, own_use_text, popular_text, verb_of
+from alertrec.stages.similarity import best_matches
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "Ranker",
-    "PopularityRanker",
-    "empty_recommendations",
-    "finish_recommendations",
-    "TIER_OWN",
-    "TIER_BORROWED",
-    "TIER_ACCOUNT",
-]
+__all__ = ["PopularityRanker", "TIER_OWN", "TIER_BORROWED", "TIER_ACCOUNT"]
 
 TIER_OWN = 1  # used in this definition's own investigations
 TIER_BORROWED = 2  # used in investigations of definitions with a similar title (same account)
 TIER_ACCOUNT = 3  # popular in the whole account
-
-_VERB = {S.ITEM_DASHBOARD: "opened", S.ITEM_QUERY: "run"}
-_MAX_TITLE_CHARS = 80
 
 # internal column names (never leave this module)
 _SCORE_RAW = "_raw"
@@ -59,126 +37,6 @@ _SOURCE = "_source_alert_id"
 _SIMILARITY = "_similarity"
 _KEY = [S.ACCOUNT_ID, S.ALERT_ID]
 _ITEM = [S.ITEM_TYPE, S.ITEM_ID]
-
-
-# --------------------------------------------------------------------------
-# The interface
-# --------------------------------------------------------------------------
-class Ranker(abc.ABC):
-    """What every ranker offers the pipeline.
-
-    Subclasses set ``model_version`` (a class attribute: the ``model_version``
-    column of their rows), store only parameters in ``__init__``, and keep
-    learned state in attributes ending in ``_``.
-    """
-
-    model_version: str = ""
-
-    @abc.abstractmethod
-    def fit(
-        self, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config, clusters: Any = None
-    ) -> "Ranker":
-        """Learn from one window's investigations.
-
-        Parameters
-        ----------
-        sessions : pandas.DataFrame
-            ``sessions`` of the extraction (``docs/frames.md``).
-        items : pandas.DataFrame
-            ``items`` of the extraction after
-            :func:`alertrec.stages.normalize.normalize_items` (with
-            ``item_id`` and ``item_label``).
-        fired : pandas.DataFrame
-            ``fired`` of the extraction: the definitions that fired in the window.
-        config : alertrec.config.Config
-            The run's settings (``top_k``, ``window_end``, ``generated_at``, ...).
-        clusters : alertrec.stages.cluster.Clusters, optional
-            The investigation patterns of the cluster stage; rankers that use
-            them as signals read ``support``, ``medoids`` and ``assignments``.
-
-        Returns
-        -------
-        Ranker
-            ``self``. None of the inputs is modified.
-        """
-
-    @abc.abstractmethod
-    def recommend(self, fired: pd.DataFrame) -> pd.DataFrame:
-        """Ranked items for each fired definition.
-
-        Parameters
-        ----------
-        fired : pandas.DataFrame
-            ``account_id``, ``alert_id``, ``alert_title`` of the definitions
-            to recommend for (one row each). Not modified.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Exactly :data:`alertrec.schema.RECOMMENDATION_COLUMNS`: ``rank``
-            int32 contiguous from 1 per (account_id, alert_id), ``score``
-            float64 non-increasing with rank, at most ``config.top_k`` rows
-            per definition, every fired definition present when its account
-            has any item at all, ``generated_at`` = ``config.generated_at``.
-        """
-
-
-def empty_recommendations() -> pd.DataFrame:
-    """A recommendations frame with no rows and the contract's columns and dtypes."""
-    return pd.DataFrame(
-        {
-            S.ACCOUNT_ID: pd.Series([], dtype="int64"),
-            S.ALERT_ID: pd.Series([], dtype=object),
-            S.RANK: pd.Series([], dtype="int32"),
-            S.ITEM_TYPE: pd.Series([], dtype=object),
-            S.ITEM_ID: pd.Series([], dtype=object),
-            S.ITEM_LABEL: pd.Series([], dtype=object),
-            S.SCORE: pd.Series([], dtype="float64"),
-            S.REASON_TEXT: pd.Series([], dtype=object),
-            S.MODEL_VERSION: pd.Series([], dtype=object),
-            S.GENERATED_AT: pd.Series([], dtype="datetime64[ns, UTC]"),
-        }
-    )
-
-
-def finish_recommendations(rows: pd.DataFrame, model_version: str, generated_at) -> pd.DataFrame:
-    """Give ranked rows the contract's columns, order and dtypes.
-
-    Parameters
-    ----------
-    rows : pandas.DataFrame
-        ``account_id``, ``alert_id``, ``rank``, ``item_type``, ``item_id``,
-        ``item_label``, ``score``, ``reason`` (other columns are dropped).
-    model_version : str
-        The ranker's ``model_version``.
-    generated_at : datetime.datetime
-        The run's time stamp (timezone-aware).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A new frame sorted by (account_id, alert_id, rank), index 0..n-1.
-    """
-    if rows.empty:
-        return empty_recommendations()
-    out = pd.DataFrame(
-        {
-            S.ACCOUNT_ID: rows[S.ACCOUNT_ID].astype("int64").to_numpy(),
-            S.ALERT_ID: rows[S.ALERT_ID].astype(str).to_numpy(dtype=object),
-            S.RANK: rows[S.RANK].astype("int32").to_numpy(),
-            S.ITEM_TYPE: rows[S.ITEM_TYPE].astype(str).to_numpy(dtype=object),
-            S.ITEM_ID: rows[S.ITEM_ID].astype(str).to_numpy(dtype=object),
-            S.ITEM_LABEL: rows[S.ITEM_LABEL].astype(str).to_numpy(dtype=object),
-            S.SCORE: rows[S.SCORE].astype("float64").to_numpy(),
-            S.REASON_TEXT: rows[S.REASON_TEXT].astype(str).to_numpy(dtype=object),
-        }
-    )
-    out[S.MODEL_VERSION] = model_version
-    out[S.GENERATED_AT] = pd.Series(pd.Timestamp(generated_at).tz_convert("UTC"), index=out.index).astype(
-        "datetime64[ns, UTC]"
-    )
-    out = out.sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.RANK], kind="mergesort").reset_index(drop=True)
-    return out[list(S.RECOMMENDATION_COLUMNS)]
 
 
 # --------------------------------------------------------------------------
@@ -234,7 +92,7 @@ class PopularityRanker(Ranker):
     # ------------------------------------------------------------------
     def fit(
         self, sessions: pd.DataFrame, items: pd.DataFrame, fired: pd.DataFrame, config: Config, clusters: Any = None
-    ) -> "PopularityRanker":
+    ) -> PopularityRanker:
         """Count, per definition and per account, the weighted sessions that used each item.
 
         Parameters
@@ -270,13 +128,13 @@ class PopularityRanker(Ranker):
         self.definitions_ = _definitions(sess, fired)
 
         used = items.loc[items[S.ITEM_ID].notna(), [S.SESSION_ID, S.ITEM_TYPE, S.ITEM_ID]]
-        used = used.drop_duplicates([S.SESSION_ID] + _ITEM)  # a session counts an item once
+        used = used.drop_duplicates([S.SESSION_ID, *_ITEM])  # a session counts an item once
         session_columns = [S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, _WEIGHT, S.RESOLVED]
         uses = used.merge(sess[session_columns], on=S.SESSION_ID, how="inner")
         dropped = len(used) - len(uses)
         if dropped:
             log.warning("popularity: %d (session, item) pairs name a session that is not in sessions; ignored", dropped)
-        uses = uses.sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.SESSION_ID] + _ITEM, kind="mergesort")
+        uses = uses.sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.SESSION_ID, *_ITEM], kind="mergesort")
 
         self.own_ = (
             uses.groupby(_KEY + _ITEM, sort=True)
@@ -285,12 +143,12 @@ class PopularityRanker(Ranker):
             .astype({_N_USED: "int64", _N_RESOLVED: "int64"})
         )
         self.account_popularity_ = (
-            uses.groupby([S.ACCOUNT_ID] + _ITEM, sort=True)
+            uses.groupby([S.ACCOUNT_ID, *_ITEM], sort=True)
             .agg(**{_SCORE_RAW: (_WEIGHT, "sum"), _N_USED: (S.SESSION_ID, "size")})
             .reset_index()
             .astype({_N_USED: "int64"})
         )
-        self.labels_ = _item_labels(items)
+        self.labels_ = item_labels(items)
         log.info(
             "popularity: %d sessions, %d definitions, %d (definition, item) pairs, %d accounts with items",
             len(sess), len(self.definitions_), len(self.own_), self.account_popularity_[S.ACCOUNT_ID].nunique(),
@@ -333,13 +191,13 @@ class PopularityRanker(Ranker):
         chosen = pd.concat([chosen, popular], ignore_index=True)
 
         chosen = chosen.sort_values(
-            _KEY + [_TIER, _SCORE_RAW, S.ITEM_TYPE, S.ITEM_ID],
+            [*_KEY, _TIER, _SCORE_RAW, S.ITEM_TYPE, S.ITEM_ID],
             ascending=[True, True, True, False, True, True],
             kind="mergesort",
         ).reset_index(drop=True)
         chosen[S.RANK] = chosen.groupby(_KEY, sort=False).cumcount() + 1
         chosen[S.SCORE] = _tier_scaled_scores(chosen)
-        chosen = chosen.merge(self.labels_, on=[S.ACCOUNT_ID] + _ITEM, how="left")
+        chosen = chosen.merge(self.labels_, on=[S.ACCOUNT_ID, *_ITEM], how="left")
         chosen[S.ITEM_LABEL] = chosen[S.ITEM_LABEL].where(chosen[S.ITEM_LABEL].notna(), chosen[S.ITEM_ID])
         chosen[S.REASON_TEXT] = self._reasons(chosen)
         out = finish_recommendations(chosen, self.model_version, config.generated_at)
@@ -374,7 +232,7 @@ class PopularityRanker(Ranker):
         best = grouped.head(1).set_index(_KEY + _ITEM)
         agg = grouped.agg(**{_SCORE_RAW: ("_contribution", "sum"), "_n_sources": (_SOURCE, "size")})
         rows = agg.join(best[[_SOURCE, _N_USED, _N_RESOLVED]]).reset_index()
-        rows = rows.merge(need[_KEY + ["_remaining"]], on=_KEY, how="inner")
+        rows = rows.merge(need[[*_KEY, "_remaining"]], on=_KEY, how="inner")
         rows[_TIER] = TIER_BORROWED
         return _top_per_target(rows, rows["_remaining"])
 
@@ -384,7 +242,7 @@ class PopularityRanker(Ranker):
             return _no_rows(chosen)
         # a definition has fewer than k rows chosen, so the account's top k items always fill it
         top = _top_per_group(self.account_popularity_, [S.ACCOUNT_ID], k)
-        cand = need[_KEY + ["_remaining"]].merge(top, on=S.ACCOUNT_ID, how="inner")
+        cand = need[[*_KEY, "_remaining"]].merge(top, on=S.ACCOUNT_ID, how="inner")
         cand = _not_chosen(cand, chosen)
         if cand.empty:
             return _no_rows(chosen)
@@ -405,21 +263,14 @@ class PopularityRanker(Ranker):
         for account, alert, item_type, tier, n_used, n_resolved, source, n_sources in zip(
             *(chosen[c].to_numpy(dtype=object) for c in columns)
         ):
-            verb = _VERB.get(item_type, "used")
+            verb = verb_of(item_type)
             if tier == TIER_OWN:
-                total = n_sessions.get((account, alert), 0)
-                text = f"{verb} in {int(n_used)} of {_investigations(total)} of this alert in the last {history} days"
-                if n_resolved and n_resolved == n_resolved:
-                    text += f", {int(n_resolved)} of them resolved"
+                text = own_use_text(verb, n_used, n_sessions.get((account, alert), 0), history, n_resolved)
             elif tier == TIER_BORROWED:
-                title = _short_title(_title_or(titles.get((account, source)), source))
-                total = n_sessions.get((account, source), 0)
-                text = f"borrowed from similar alert '{title}' ({verb} in {int(n_used)} of {_investigations(total)})"
-                others = int(n_sources) - 1
-                if others > 0:
-                    text += f" and {others} more similar alert{'s' if others != 1 else ''}"
+                text = borrowed_text(titles.get((account, source)), source, verb, n_used,
+                                     n_sessions.get((account, source), 0), n_sources)
             else:
-                text = f"popular in this account: {verb} in {_investigations(int(n_used))} in the last {history} days"
+                text = popular_text(verb, n_used, history)
             out.append(text)
         return np.array(out, dtype=object)
 
@@ -451,17 +302,17 @@ def _definitions(sess: pd.DataFrame, fired: pd.DataFrame) -> pd.DataFrame:
         .astype({_N_SESSIONS: "int64", _N_RESOLVED: "int64"})
     )
     titled = sess[_non_blank(sess[S.ALERT_TITLE])]
-    latest = titled.drop_duplicates(_KEY, keep="last")[_KEY + [S.ALERT_TITLE]]  # sess is sorted by started_at
+    latest = titled.drop_duplicates(_KEY, keep="last")[[*_KEY, S.ALERT_TITLE]]  # sess is sorted by started_at
     defs = counts.merge(latest, on=_KEY, how="left")
     if not fired.empty and S.ALERT_TITLE in fired.columns:
-        f = fired[_KEY + [S.ALERT_TITLE]].copy()
+        f = fired[[*_KEY, S.ALERT_TITLE]].copy()
         f[S.ACCOUNT_ID] = f[S.ACCOUNT_ID].astype("int64")
         f = f[_non_blank(f[S.ALERT_TITLE])].drop_duplicates(_KEY, keep="last")
         f = f.rename(columns={S.ALERT_TITLE: "_fired_title"})
         defs = defs.merge(f, on=_KEY, how="left")
         defs[S.ALERT_TITLE] = defs["_fired_title"].where(defs["_fired_title"].notna(), defs[S.ALERT_TITLE])
         defs = defs.drop(columns="_fired_title")
-    return defs[_KEY + [S.ALERT_TITLE, _N_SESSIONS, _N_RESOLVED]]
+    return defs[[*_KEY, S.ALERT_TITLE, _N_SESSIONS, _N_RESOLVED]]
 
 
 def _targets(fired: pd.DataFrame, definitions: pd.DataFrame) -> pd.DataFrame:
@@ -474,7 +325,7 @@ def _targets(fired: pd.DataFrame, definitions: pd.DataFrame) -> pd.DataFrame:
     t[S.ACCOUNT_ID] = t[S.ACCOUNT_ID].astype("int64")
     t[S.ALERT_ID] = t[S.ALERT_ID].astype(str)
     t = t.sort_values(_KEY, kind="mergesort").drop_duplicates(_KEY, keep="last")
-    known = definitions[_KEY + [S.ALERT_TITLE]].rename(columns={S.ALERT_TITLE: "_known_title"})
+    known = definitions[[*_KEY, S.ALERT_TITLE]].rename(columns={S.ALERT_TITLE: "_known_title"})
     t = t.merge(known, on=_KEY, how="left")
     t[S.ALERT_TITLE] = t[S.ALERT_TITLE].where(_non_blank(t[S.ALERT_TITLE]), t["_known_title"])
     return t.drop(columns="_known_title").reset_index(drop=True)
@@ -484,24 +335,10 @@ def _non_blank(values: pd.Series) -> pd.Series:
     return values.map(lambda v: isinstance(v, str) and v.strip() != "").astype(bool)
 
 
-def _item_labels(items: pd.DataFrame) -> pd.DataFrame:
-    """One label per (account, item): the most frequent in ``items`` (normalize_items makes it unique)."""
-    cols = [S.ACCOUNT_ID] + _ITEM + [S.ITEM_LABEL]
-    lab = items.loc[items[S.ITEM_ID].notna() & items[S.ITEM_LABEL].notna(), cols]
-    if lab.empty:
-        return pd.DataFrame({c: pd.Series([], dtype="int64" if c == S.ACCOUNT_ID else object) for c in cols})
-    lab = lab.astype({S.ACCOUNT_ID: "int64"})
-    counts = lab.groupby(cols, sort=True).size().rename("_n").reset_index()
-    counts = counts.sort_values(
-        [S.ACCOUNT_ID] + _ITEM + ["_n", S.ITEM_LABEL], ascending=[True, True, True, False, True], kind="mergesort"
-    )
-    return counts.drop_duplicates([S.ACCOUNT_ID] + _ITEM)[cols].reset_index(drop=True)
-
-
 def _top_per_group(frame: pd.DataFrame, keys: list[str], limit) -> pd.DataFrame:
     """The best rows per group by (score desc, item_type, item_id); ``limit``: int or per-row Series."""
     ordered = frame.sort_values(
-        keys + [_SCORE_RAW, S.ITEM_TYPE, S.ITEM_ID],
+        [*keys, _SCORE_RAW, S.ITEM_TYPE, S.ITEM_ID],
         ascending=[True] * len(keys) + [False, True, True],
         kind="mergesort",
     )
@@ -518,7 +355,7 @@ def _top_per_target(frame: pd.DataFrame, limit) -> pd.DataFrame:
 
 def _top_limited(frame: pd.DataFrame) -> pd.DataFrame:
     ordered = frame.sort_values(
-        _KEY + [_SCORE_RAW, S.ITEM_TYPE, S.ITEM_ID],
+        [*_KEY, _SCORE_RAW, S.ITEM_TYPE, S.ITEM_ID],
         ascending=[True, True, False, True, True],
         kind="mergesort",
     )
@@ -588,7 +425,7 @@ def _similar_definitions(need: pd.DataFrame, definitions: pd.DataFrame, threshol
         )
     pairs = pd.concat(frames, ignore_index=True)
     pairs = pairs[pairs[S.ALERT_ID] != pairs[_SOURCE]]
-    pairs = pairs.sort_values(_KEY + [_SIMILARITY, _SOURCE], ascending=[True, True, False, True], kind="mergesort")
+    pairs = pairs.sort_values([*_KEY, _SIMILARITY, _SOURCE], ascending=[True, True, False, True], kind="mergesort")
     return pairs.groupby(_KEY, sort=False).head(limit).reset_index(drop=True)
 
 
@@ -628,16 +465,3 @@ def _tier_scaled_scores(chosen: pd.DataFrame) -> np.ndarray:
         present = np.isfinite(low)
         floor[present] = low[present]
     return scores
-
-
-def _title_or(title: object, fallback: str) -> str:
-    return title if isinstance(title, str) and title.strip() else str(fallback)
-
-
-def _investigations(n: int) -> str:
-    return f"{n} investigation{'s' if n != 1 else ''}"
-
-
-def _short_title(title: str) -> str:
-    title = " ".join(str(title).split())
-    return title if len(title) <= _MAX_TITLE_CHARS else title[: _MAX_TITLE_CHARS - 1] + "…"
