@@ -2,7 +2,7 @@
 
 Bad arguments and unreadable inputs raise these; the CLI turns them into one
 line on stderr and a non-zero exit.  Bad *rows* are never raised: they are
-quarantined with a reason and counted (see :mod:`alertrec.stages.extract`).
+quarantined with a reason and counted (see :mod:`alertrec.io.extract`).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from alertrec.engines.staging import registry_path
 from alertrec.engines.tasks import check_size
 from alertrec.errors import AlertrecError
 from alertrec.io.engine_errors import one_line, translated_engine_errors
+from alertrec.io.extract import stage_extraction
 from alertrec.io.inputs import read_inputs
 from alertrec.io.lock import LockOwner
 from alertrec.io.publish import publish_day, write_json
@@ -40,7 +41,6 @@ from alertrec.io.storage import Storage, storage_for
 from alertrec.monitor import PeakMemory, Timer
 from alertrec.parallel import available_cores
 from alertrec.report import reconcile
-from alertrec.stages.extract import stage_extraction
 from alertrec.stages.normalize.registry import append_entries, empty_registry, validate_registry
 
 log = logging.getLogger(__name__)

@@ -34,10 +34,10 @@ def prepare(args: argparse.Namespace) -> dict:
 
     from alertrec.config import Config
     from alertrec.generate import WorldSpec, generate_world, write_world
+    from alertrec.io.extract import extract_sessions
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
     from alertrec.stages.explode import explode_items
-    from alertrec.stages.extract import extract_sessions
     from alertrec.stages.normalize import normalize_items
 
     world_root = args.out / f"world-{args.actions}-{args.seed}"

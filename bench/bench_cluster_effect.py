@@ -31,12 +31,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from alertrec.account import cluster_params
     from alertrec.config import Config
+    from alertrec.io.extract import extract_sessions
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
     from alertrec.mxnet_ranker import MXNetRanker
     from alertrec.stages.cluster import cluster_sessions
     from alertrec.stages.explode import explode_items
-    from alertrec.stages.extract import extract_sessions
     from alertrec.stages.normalize import normalize_items
 
     if args.fixtures:

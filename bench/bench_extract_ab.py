@@ -28,11 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from alertrec.config import Config
+from alertrec.io import extract
 from alertrec.io.inputs import read_inputs
 from alertrec.io.spark import build_spark
 from alertrec.pipeline import _rows_read, _sql_conf
 from alertrec.sqlfiles import load_statement
-from alertrec.stages import extract
 
 
 def main() -> None:

@@ -69,10 +69,10 @@ def extract(root: Path, history_days: int, spark=None) -> dict:
     """One Spark extraction of ``[DAY - history_days, DAY)``: sessions, items (normalized), raw_items
     (the extraction's, before explode), fired."""
     from alertrec.config import Config
+    from alertrec.io.extract import extract_sessions
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
     from alertrec.stages.explode import explode_items
-    from alertrec.stages.extract import extract_sessions
     from alertrec.stages.normalize import normalize_items
 
     spark = spark or build_spark(master="local[2]", driver_memory="3g", shuffle_partitions=8)

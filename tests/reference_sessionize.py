@@ -1,7 +1,7 @@
 """A plain-Python reference of the contract's "Investigation sessions" rules.
 
 Written straight from ``../shared/contract.md`` and ``docs/frames.md`` with simple loops,
-for clarity rather than speed: the Spark SQL of ``alertrec.stages.extract`` must agree with
+for clarity rather than speed: the Spark SQL of ``alertrec.io.extract`` must agree with
 it row for row (``tests/spark/test_differential.py``). It shares nothing with the SQL but
 the frame layout (``Extraction`` and its dtypes).
 
@@ -20,7 +20,7 @@ import pandas as pd
 
 from alertrec import schema as s
 from alertrec.config import Config
-from alertrec.stages.extract import (
+from alertrec.io.extract import (
     ACCOUNTING_DTYPES,
     FIRED_DTYPES,
     FIRED_ORDER,
@@ -355,7 +355,7 @@ def reference_extract(alerts: pd.DataFrame, actions: pd.DataFrame, config: Confi
     Returns
     -------
     Extraction
-        The same frames as :func:`alertrec.stages.extract.extract_sessions`.
+        The same frames as :func:`alertrec.io.extract.extract_sessions`.
     """
     classified = classify_rows(alerts, actions, config)
     alert_rows, action_rows = classified.alerts, classified.actions

@@ -1,7 +1,7 @@
 """The run's staging area: the extraction's frames per account, and the workers' hand-offs.
 
 Spark writes the ``sessions``, ``items`` and ``fired`` rows under the staging root as
-``frames/account_id=A/frame=F/`` Parquet (:func:`alertrec.stages.extract.stage_extraction`); a worker
+``frames/account_id=A/frame=F/`` Parquet (:func:`alertrec.io.extract.stage_extraction`); a worker
 reads one account's folders alone with pyarrow. The workers leave their prepared state
 (``prepared/``) and their recommendations (``results/``) there for the next step. The root
 is a local folder (local Spark master) or a URL the executors reach (``s3://``), read and
@@ -23,8 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alertrec import schema as S
-from alertrec.io.storage import Storage, storage_for
-from alertrec.stages.extract import (
+from alertrec.io.extract import (
     FIRED_DTYPES,
     FIRED_ORDER,
     ITEM_DTYPES,
@@ -35,6 +34,7 @@ from alertrec.stages.extract import (
     STAGED_FRAME,
     conform_frame,
 )
+from alertrec.io.storage import Storage, storage_for
 
 log = logging.getLogger(__name__)
 

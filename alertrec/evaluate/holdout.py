@@ -85,7 +85,7 @@ def evaluate(settings: EvalSettings, spark: Any = None,
     """
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
-    from alertrec.stages.extract import extract_sessions
+    from alertrec.io.extract import extract_sessions
 
     config = settings.base_config()
     t0 = time.perf_counter()

@@ -84,8 +84,8 @@ def test_one_and_two_workers_publish_the_same_bytes(local_runs):
 
 def test_the_in_process_composition_gives_the_published_day(spark, tmp_path):
     """recommend_accounts (notebooks, evaluation) is the per-account flow the job runs."""
+    from alertrec.io.extract import extract_sessions
     from alertrec.io.inputs import read_inputs
-    from alertrec.stages.extract import extract_sessions
 
     config = _config(FIXTURES, tmp_path / "job")
     report = run_day(config, spark=spark)

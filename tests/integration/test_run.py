@@ -33,8 +33,8 @@ def _config(output: str, run: int) -> Config:
 def _definitions_with_history(spark, config: Config) -> tuple[set[tuple[int, str]], int]:
     """Definitions that fired in the window in an account with any investigated item (each must get
     rows), and the number of fired definitions."""
+    from alertrec.io.extract import extract_sessions
     from alertrec.io.inputs import read_inputs
-    from alertrec.stages.extract import extract_sessions
 
     alerts, actions, _ = read_inputs(spark, config)
     ex = extract_sessions(spark, alerts, actions, config)

@@ -20,8 +20,8 @@ import pytest
 from alertrec import schema as s
 from alertrec.config import Config
 from alertrec.generate import WorldSpec, generate_world, write_world
+from alertrec.io.extract import Extraction, extract_sessions
 from alertrec.io.inputs import read_inputs
-from alertrec.stages.extract import Extraction, extract_sessions
 from tests.conftest import FIXTURE_DAY, FIXTURES
 from tests.reference_sessionize import reference_extract
 

@@ -16,7 +16,7 @@ import pytest
 
 from alertrec import schema as s
 from alertrec.config import Config
-from alertrec.stages.extract import Extraction, extract_sessions
+from alertrec.io.extract import Extraction, extract_sessions
 
 pytestmark = pytest.mark.spark
 

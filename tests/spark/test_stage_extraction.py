@@ -7,8 +7,8 @@ import pytest
 
 from alertrec.config import Config
 from alertrec.engines.staging import FRAMES, StagingArea
+from alertrec.io.extract import EVENTS_DIR, stage_extraction
 from alertrec.io.inputs import read_inputs
-from alertrec.stages.extract import EVENTS_DIR, stage_extraction
 from tests.conftest import FIXTURE_DAY, FIXTURES
 
 pytestmark = pytest.mark.spark
