@@ -185,8 +185,9 @@ def prepare_account(
     timings["explode"] = time.perf_counter() - t
     t = time.perf_counter()
     reg = registry if registry is not None else empty_registry()
-    normalized = normalize_items(exploded, link_threshold=config.query_link_threshold, registry=reg,
-                                 day=config.date.isoformat())
+    normalized = normalize_items(
+        exploded, link_threshold=config.query_link_threshold, registry=reg, day=config.date.isoformat()
+    )
     entries = new_registry_entries(normalized, reg, config.date.isoformat())
     timings["normalize"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -225,8 +226,11 @@ def cluster_one_account(
         return assemble(sessions.iloc[:0], items.iloc[:0], [], group_stats(sessions.iloc[:0], items.iloc[:0], params))
     (task,) = tasks
     result = cluster_account(task)
-    timings = {"encode_s": round(result.encode_s, 4), "dtw_s": round(result.dtw_s, 4),
-               "linkage_s": round(result.linkage_s, 4)}
+    timings = {
+        "encode_s": round(result.encode_s, 4),
+        "dtw_s": round(result.dtw_s, 4),
+        "linkage_s": round(result.linkage_s, 4),
+    }
     c = result.clusters
     return Clusters(c.assignments, c.medoids, c.support, c.groups, timings)
 
@@ -315,8 +319,14 @@ def finish_account(prepared: PreparedAccount, config: Config, shared_files: Mapp
         from alertrec.mxnet_ranker import SHARED, MXNetRanker
 
         ranker = MXNetRanker.from_files(dict(shared_files))
-        ranker.fit_account(p.account_id, p.lists if p.lists is not None else pd.DataFrame(), p.sessions, p.items,
-                           config, clusters=p.clusters)
+        ranker.fit_account(
+            p.account_id,
+            p.lists if p.lists is not None else pd.DataFrame(),
+            p.sessions,
+            p.items,
+            config,
+            clusters=p.clusters,
+        )
         own = p.account_id in ranker.nets_
         files = {k: v for k, v in ranker.to_files().items() if not k.startswith(SHARED + "/")}
         model = {"version": ranker.version_, "own_model": bool(own)}
@@ -326,8 +336,11 @@ def finish_account(prepared: PreparedAccount, config: Config, shared_files: Mapp
     recs = recommend_in_batches(ranker, p.fired, config.score_batch_definitions)
     recs = drop_linked_queries(recs, p.items, config.query_link_threshold)
     timings["score"] = time.perf_counter() - t
-    counts = {**p.counts, "recommendations": int(len(recs)),
-              "definitions_with_rows": int(recs[S.ALERT_ID].nunique()) if len(recs) else 0}
+    counts = {
+        **p.counts,
+        "recommendations": int(len(recs)),
+        "definitions_with_rows": int(recs[S.ALERT_ID].nunique()) if len(recs) else 0,
+    }
     return AccountResult(p.account_id, recs, files, model, p.clusters, counts, timings)
 
 
@@ -355,7 +368,7 @@ def recommend_in_batches(ranker: Any, fired: pd.DataFrame, batch: int) -> pd.Dat
     """
     if len(fired) <= batch:
         return ranker.recommend(fired)
-    parts = [ranker.recommend(fired.iloc[start:start + batch]) for start in range(0, len(fired), batch)]
+    parts = [ranker.recommend(fired.iloc[start : start + batch]) for start in range(0, len(fired), batch)]
     filled = [part for part in parts if len(part)]
     return pd.concat(filled, ignore_index=True) if filled else parts[0]
 
@@ -389,8 +402,9 @@ def recommend_account(
     """
     prepared = prepare_account(account_id, sessions, items, fired, config, _registry_of(registry, account_id))
     if shared_files is None:
-        sample = merge_samples([sample_lists(prepared.lists, config.shared_max_lists, config.seed)],
-                               config.shared_max_lists)
+        sample = merge_samples(
+            [sample_lists(prepared.lists, config.shared_max_lists, config.seed)], config.shared_max_lists
+        )
         shared_files = train_shared_model(sample, config)
     return finish_account(prepared, config, shared_files)
 
@@ -429,8 +443,14 @@ def prepare_accounts(
     i_by = dict(iter(items.groupby(S.ACCOUNT_ID, sort=False)))
     f_by = dict(iter(fired.groupby(S.ACCOUNT_ID, sort=False)))
     return [
-        prepare_account(a, s_by.get(a, sessions.iloc[:0]), i_by.get(a, items.iloc[:0]), f_by.get(a, fired.iloc[:0]),
-                        config, _registry_of(registry, a))
+        prepare_account(
+            a,
+            s_by.get(a, sessions.iloc[:0]),
+            i_by.get(a, items.iloc[:0]),
+            f_by.get(a, fired.iloc[:0]),
+            config,
+            _registry_of(registry, a),
+        )
         for a in accounts
     ]
 

@@ -57,11 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit codes: docs/operations.md).",
     )
     _add_job_arguments(cron)
-    cron.add_argument("--lock-ttl", type=float, default=900.0,
-                      help="lease of the S3 lock in seconds, renewed while the run lasts (default 900)")
+    cron.add_argument(
+        "--lock-ttl",
+        type=float,
+        default=900.0,
+        help="lease of the S3 lock in seconds, renewed while the run lasts (default 900)",
+    )
     cron.add_argument("--no-lock", action="store_true", help="do not take the day's lock")
-    cron.add_argument("--no-input-check", action="store_true",
-                      help="run even when the day's input (dt=D-1) is missing or empty")
+    cron.add_argument(
+        "--no-input-check", action="store_true", help="run even when the day's input (dt=D-1) is missing or empty"
+    )
 
     from alertrec import evaluate as evaluation
 
@@ -84,8 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (a container: 0.0.0.0)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080, as SageMaker needs)")
     serve.add_argument("--max-models", type=int, default=1000, help="loaded models at most (LRU eviction)")
-    serve.add_argument("--max-memory-mb", type=int, default=3072,
-                       help="ceiling of the loaded models' estimated memory in MiB (default 3072)")
+    serve.add_argument(
+        "--max-memory-mb",
+        type=int,
+        default=3072,
+        help="ceiling of the loaded models' estimated memory in MiB (default 3072)",
+    )
     return parser
 
 
@@ -98,36 +107,68 @@ def _add_config_arguments(parser: argparse.ArgumentParser, driver_memory: str = 
     parser.add_argument("--seed", type=int, default=0, help="seed of the models and samples (default 0)")
     parser.add_argument("--spark-master", default="local[*]", help="Spark master for a local run (default local[*])")
     parser.add_argument("--driver-memory", default=driver_memory, help=f"Spark driver heap (default {driver_memory})")
-    parser.add_argument("--shared-max-lists", type=int, default=3000,
-                        help="training lists sampled for the shared MXNet model (default 3000)")
-    parser.add_argument("--score-batch-definitions", type=int, default=2000,
-                        help="fired definitions of an account scored at a time (memory; default 2000)")
+    parser.add_argument(
+        "--shared-max-lists",
+        type=int,
+        default=3000,
+        help="training lists sampled for the shared MXNet model (default 3000)",
+    )
+    parser.add_argument(
+        "--score-batch-definitions",
+        type=int,
+        default=2000,
+        help="fired definitions of an account scored at a time (memory; default 2000)",
+    )
 
 
 def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     _add_config_arguments(parser)
     parser.add_argument("--top-k", type=int, default=10, help="at most K rows per alert definition (default 10)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="processes of the per-account work (default 0: every available core)")
-    parser.add_argument("--max-account-rows", type=int, default=5_000_000,
-                        help="fail the run when one account has more staged rows (default 5000000)")
-    parser.add_argument("--serving-bundles", action="store_true",
-                        help="also write each account's serving folder models/serving/dt=D/account=A/ (alertrec serve)")
-    parser.add_argument("--staging", default="",
-                        help="staging folder or prefix of the per-account frames (default: a temp dir locally)")
-    parser.add_argument("--ranker", choices=("mxnet", "popularity"), default="mxnet",
-                        help="the learned MXNet ranker (default) or the popularity yardstick")
-    parser.add_argument("--engine", choices=("local", "spark"), default="local",
-                        help="run the per-account work in a local process pool or on Spark's executors (EMR)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="processes of the per-account work (default 0: every available core)"
+    )
+    parser.add_argument(
+        "--max-account-rows",
+        type=int,
+        default=5_000_000,
+        help="fail the run when one account has more staged rows (default 5000000)",
+    )
+    parser.add_argument(
+        "--serving-bundles",
+        action="store_true",
+        help="also write each account's serving folder models/serving/dt=D/account=A/ (alertrec serve)",
+    )
+    parser.add_argument(
+        "--staging", default="", help="staging folder or prefix of the per-account frames (default: a temp dir locally)"
+    )
+    parser.add_argument(
+        "--ranker",
+        choices=("mxnet", "popularity"),
+        default="mxnet",
+        help="the learned MXNet ranker (default) or the popularity yardstick",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="run the per-account work in a local process pool or on Spark's executors (EMR)",
+    )
     parser.add_argument(
         "--input-cache-dir",
         default="",
         help="local copy of s3:// input for a local Spark (default: alertrec-input-cache in the temp folder)",
     )
-    parser.add_argument("--input-cache-gb", type=float, default=None,
-                        help="bound of that copy in GiB; least recently used days beyond it are evicted (default 20)")
-    parser.add_argument("--glue-database", default=None,
-                        help="register the published day in this Glue database (with --glue-table; s3:// output)")
+    parser.add_argument(
+        "--input-cache-gb",
+        type=float,
+        default=None,
+        help="bound of that copy in GiB; least recently used days beyond it are evicted (default 20)",
+    )
+    parser.add_argument(
+        "--glue-database",
+        default=None,
+        help="register the published day in this Glue database (with --glue-table; s3:// output)",
+    )
     parser.add_argument("--glue-table", default=None, help="the Glue table of --glue-database (created if missing)")
 
 
@@ -215,7 +256,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"{rank.get('fired_definitions', 0)} alert definitions that fired, {rank.get('accounts', 0)} accounts "
         f"(model {rank.get('model_version')})",
         f"  {sessions.get('sessions', 0)} investigation sessions, {sessions.get('resolved', 0)} resolved, "
-        f"mean duration {mean / 60:.1f} min" if mean is not None else "  no investigation sessions in the window",
+        f"mean duration {mean / 60:.1f} min"
+        if mean is not None
+        else "  no investigation sessions in the window",
         f"  action rows: {actions.get('read', 0)} read = {actions.get('used', 0)} used + "
         f"{actions.get('quarantined', 0)} quarantined + {actions.get('ignored', 0)} ignored",
         f"  report: {report.get('report_url')}",
@@ -274,8 +317,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if args.max_models < 1 or args.max_memory_mb < 1 or not 0 < args.port < 65536:
                 raise ConfigError("--max-models and --max-memory-mb must be >= 1, --port within 1..65535")
-            return serve(ServeSettings(root=args.output, max_models=args.max_models,
-                                       max_memory_bytes=args.max_memory_mb * 2**20), host=args.host, port=args.port)
+            return serve(
+                ServeSettings(
+                    root=args.output, max_models=args.max_models, max_memory_bytes=args.max_memory_mb * 2**20
+                ),
+                host=args.host,
+                port=args.port,
+            )
         if args.command == "evaluate":
             from alertrec import evaluate as evaluation
 

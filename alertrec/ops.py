@@ -147,7 +147,6 @@ class LockedStorage(ForwardingStorage):
         self.inner.delete(paths)
 
 
-
 def _unwrap(storage: Storage) -> Storage:
     seen = 0
     inner = getattr(storage, "inner", None)
@@ -179,12 +178,10 @@ def _is_data_file(name: str) -> bool:
 def _list_data_files(path: str) -> list[str] | None:
     """Data files under ``path`` (a folder or s3:// prefix), or None when only Spark can list it."""
     if "://" not in path or path.startswith("file://"):
-        local = path[len("file://"):] if path.startswith("file://") else path
+        local = path[len("file://") :] if path.startswith("file://") else path
         if not os.path.isdir(local):
             return []
-        return sorted(
-            os.path.join(d, f) for d, _dirs, files in os.walk(local) for f in files if _is_data_file(f)
-        )
+        return sorted(os.path.join(d, f) for d, _dirs, files in os.walk(local) for f in files if _is_data_file(f))
     if path.startswith("s3://"):
         try:
             storage = storage_for(path)
@@ -225,8 +222,10 @@ def check_day_input(config: Config, spark: Any = None) -> dict[str, Any]:
         path = f"{root}/{dataset}/{S.DT}={day}"
         files = _list_data_files(path)
         if files is not None and not files:
-            raise InputError(f"the day's input is missing: no {dataset} partition {path} "
-                             f"(the run for {config.date} learns up to the end of {day}); {hint}")
+            raise InputError(
+                f"the day's input is missing: no {dataset} partition {path} "
+                f"(the run for {config.date} learns up to the end of {day}); {hint}"
+            )
         if spark is not None:
             from alertrec.io.spark import has_rows
 
@@ -286,9 +285,7 @@ def run_day_guarded(
     storage = storage or storage_for(config.output_root)
     base = _unwrap(storage)
     if glue is not None and not isinstance(base, S3Storage):
-        raise ConfigError(
-            f"--glue-database/--glue-table need an s3:// --output (Athena reads S3), got {storage.url()}"
-        )
+        raise ConfigError(f"--glue-database/--glue-table need an s3:// --output (Athena reads S3), got {storage.url()}")
     # the Glue table and the S3 root its partitions point at (None: no Glue)
     glue_at = (glue, base) if glue is not None and isinstance(base, S3Storage) else None
     if lock and not isinstance(base, (LocalStorage, S3Storage)):

@@ -102,9 +102,15 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
             staging = StagingArea(_staging_root(config, spark))
             with timer.step("extract"), translated_engine_errors("extracting the sessions"):
                 rows_read = _rows_read(inputs)
-                staged = stage_extraction(spark, alerts_df, actions_df, config, staging.root,
-                                          sql_conf=_sql_conf(spark, rows_read),
-                                          materialize_events=_materialize_events(rows_read))
+                staged = stage_extraction(
+                    spark,
+                    alerts_df,
+                    actions_df,
+                    config,
+                    staging.root,
+                    sql_conf=_sql_conf(spark, rows_read),
+                    materialize_events=_materialize_events(rows_read),
+                )
             report["rows"] = reconcile(staged.accounting, _rows_read(inputs))
             with timer.step("plan"):
                 tasks = _plan(staging, config, _stage_registry(staging, registry))
@@ -129,10 +135,14 @@ def run_day(config: Config, spark: Any = None, storage: Storage | None = None) -
                 entries = [p.pop("registry_entries") for p in prepared]
                 entries = [e for e in entries if e is not None and len(e)]
                 new_forms = pd.concat(entries, ignore_index=True) if entries else empty_registry()
-                report["registry"].update(write_registry(
-                    storage, lambda newest: append_entries(newest, new_forms), validate_registry,
-                    LockOwner.current(config.run_id),
-                ))
+                report["registry"].update(
+                    write_registry(
+                        storage,
+                        lambda newest: append_entries(newest, new_forms),
+                        validate_registry,
+                        LockOwner.current(config.run_id),
+                    )
+                )
             with timer.step("publish"):
                 result = publish_day(storage, _staged_results(staging, tasks), config.date, config.run_id)
             report["output"] = {"url": result.url, "files": list(result.files), "rows": result.rows}
@@ -208,6 +218,7 @@ def _staging_root(config: Config, spark: Any) -> str:
 #: above this many input rows the judged events are written once to staging (see stage_extraction)
 MATERIALIZE_ROWS = 200_000
 
+
 def _materialize_events(rows: dict[str, int] | None) -> bool:
     """Write the judged events once (large windows, or an unknown size) or keep one plan (small ones)."""
     return rows is None or sum(rows.values()) > MATERIALIZE_ROWS
@@ -262,8 +273,9 @@ def _plan(staging: StagingArea, config: Config, registered: set[int] | None = No
     """One task per staged account, biggest first; an account over the memory setting stops the run."""
     rows = staging.account_rows()
     registered = registered or set()
-    tasks = [AccountTask(a, sum(r.values()), staging.root, config, registry_staged=a in registered)
-             for a, r in rows.items()]
+    tasks = [
+        AccountTask(a, sum(r.values()), staging.root, config, registry_staged=a in registered) for a, r in rows.items()
+    ]
     for task in tasks:
         check_size(task)
     return sorted(tasks, key=lambda t: (-t.rows, t.account_id))
@@ -281,8 +293,9 @@ def _staged_results(staging: StagingArea, tasks: list[AccountTask]) -> Iterator[
         yield pq.read_table(io.BytesIO(staging.get(result_path(task.account_id))))
 
 
-def _save_models(storage: Storage, shared_files: dict[str, bytes], finished: list[dict[str, Any]],
-                 shared: dict[str, int], day: Any) -> dict[str, Any]:
+def _save_models(
+    storage: Storage, shared_files: dict[str, bytes], finished: list[dict[str, Any]], shared: dict[str, int], day: Any
+) -> dict[str, Any]:
     """Write the shared model, each account's files and serving folder under ``ROOT/models/``
     (before the day's ``_SUCCESS``)."""
     from alertrec.serving.bundle import serving_prefix
@@ -327,8 +340,9 @@ def _sum_counts(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _stage_summary(config: Config, prepared: list[dict[str, Any]], finished: list[dict[str, Any]],
-                   model: dict[str, Any]) -> dict[str, Any]:
+def _stage_summary(
+    config: Config, prepared: list[dict[str, Any]], finished: list[dict[str, Any]], model: dict[str, Any]
+) -> dict[str, Any]:
     counts = _sum_counts([p["counts"] for p in prepared])
     timings = _sum_counts(
         [p["timings_s"] for p in prepared]
@@ -347,16 +361,23 @@ def _stage_summary(config: Config, prepared: list[dict[str, Any]], finished: lis
             "accounts": sum(1 for p in prepared if p["counts"].get("sessions")),
             "alert_definitions": counts.get("alert_definitions", 0),
         },
-        "extract": {"sessions": counts.get("sessions", 0), "items": counts.get("items", 0),
-                    "fired_definitions": counts.get("fired_definitions", 0)},
+        "extract": {
+            "sessions": counts.get("sessions", 0),
+            "items": counts.get("items", 0),
+            "fired_definitions": counts.get("fired_definitions", 0),
+        },
         "explode": {"items": counts.get("items", 0), "quarantined": counts.get("explode_quarantined", {})},
         "normalize": {k: counts.get(k, 0) for k in ("distinct_items", "distinct_query_texts", "distinct_queries")},
         "cluster": {"engine": config.engine, **clusters, "capped_groups": len(capped), "capped": capped[:50]},
-        "rank": {"ranker": config.ranker, "rows": rows, "model_version": model.get("version") or config.ranker,
-                 "fired_definitions": counts.get("fired_definitions", 0),
-                 "accounts": sum(1 for f in finished if f["rows"]),
-                 "definitions_with_rows": sum(f["counts"].get("definitions_with_rows", 0) for f in finished),
-                 "training_lists": counts.get("training_lists", 0)},
+        "rank": {
+            "ranker": config.ranker,
+            "rows": rows,
+            "model_version": model.get("version") or config.ranker,
+            "fired_definitions": counts.get("fired_definitions", 0),
+            "accounts": sum(1 for f in finished if f["rows"]),
+            "definitions_with_rows": sum(f["counts"].get("definitions_with_rows", 0) for f in finished),
+            "training_lists": counts.get("training_lists", 0),
+        },
         "model": model,
         "worker_timings_s": {k: round(v, 3) for k, v in timings.items()},
     }

@@ -55,9 +55,7 @@ class TerminalHandler(logging.Handler):
         Spark stages), or None.
     """
 
-    def __init__(
-        self, stream: IO[str], refresh_s: float = 0.5, detail: Callable[[], str | None] | None = None
-    ) -> None:
+    def __init__(self, stream: IO[str], refresh_s: float = 0.5, detail: Callable[[], str | None] | None = None) -> None:
         super().__init__()
         self.stream = stream
         self.detail = detail
@@ -70,8 +68,9 @@ class TerminalHandler(logging.Handler):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if refresh_s > 0:
-            self._thread = threading.Thread(target=self._ticker, args=(refresh_s,), name="alertrec-progress",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._ticker, args=(refresh_s,), name="alertrec-progress", daemon=True
+            )
             self._thread.start()
 
     # -- what the status line says --------------------------------------------

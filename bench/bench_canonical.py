@@ -28,8 +28,8 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,10 +38,18 @@ Shape = tuple[str, Callable[[int], str]]
 
 SHAPES: dict[str, list[Shape]] = {
     "lucene": [
-        ("terms", lambda n: " AND ".join(
-            f'field{i}:value{i} host:ip-10-0-{i % 256}-1 "phrase {i}"' for i in range(n // 20 + 1))[:n]),
-        ("or-groups", lambda n: " OR ".join(
-            f"(service:svc{i % 40} AND status:{500 + i % 4} AND trace.id:{i:016x})" for i in range(n // 50 + 1))[:n]),
+        (
+            "terms",
+            lambda n: " AND ".join(
+                f'field{i}:value{i} host:ip-10-0-{i % 256}-1 "phrase {i}"' for i in range(n // 20 + 1)
+            )[:n],
+        ),
+        (
+            "or-groups",
+            lambda n: " OR ".join(
+                f"(service:svc{i % 40} AND status:{500 + i % 4} AND trace.id:{i:016x})" for i in range(n // 50 + 1)
+            )[:n],
+        ),
         ("nested", lambda n: "(a OR " * (n // 6)),
         ("field-groups", lambda n: "a:(" * (n // 3)),
         ("open-quote", lambda n: 'a:"' + "x" * n),
@@ -49,18 +57,34 @@ SHAPES: dict[str, list[Shape]] = {
     ],
     "dql": [
         ("filter-and", lambda n: "fetch logs | filter " + " and ".join(f'f{i} == "v{i}"' for i in range(n // 19 + 1))),
-        ("filter-or-groups", lambda n: "fetch logs | filter " + " or ".join(
-            f'(k8s.pod.name == "p-{i}" and loglevel == "ERROR")' for i in range(n // 54 + 1))),
+        (
+            "filter-or-groups",
+            lambda n: (
+                "fetch logs | filter "
+                + " or ".join(f'(k8s.pod.name == "p-{i}" and loglevel == "ERROR")' for i in range(n // 54 + 1))
+            ),
+        ),
         ("kql", lambda n: " and ".join(f"service:svc{i} or level:warn" for i in range(n // 33 + 1))),
         ("stages", lambda n: "fetch logs " + "| limit 1 " * (n // 10)),
         ("nested", lambda n: "fetch " + "[{(" * (n // 3)),
         ("open-quote", lambda n: 'fetch logs | filter "' + "x" * n),
     ],
     "sql": [
-        ("where-and", lambda n: "SELECT * FROM t WHERE " + " AND ".join(f"c{i} = '{i:08x}ab'" for i in range(n // 24 + 1))),
-        ("join-on", lambda n: "SELECT * FROM a JOIN b ON " + " AND ".join(f"a.c{i} = b.c{i}" for i in range(n // 20 + 1))),
-        ("having", lambda n: "SELECT k FROM t GROUP BY k HAVING " + " OR ".join(
-            f"(count(c{i}) > {i} AND max(d{i}) < 5)" for i in range(n // 40 + 1))),
+        (
+            "where-and",
+            lambda n: "SELECT * FROM t WHERE " + " AND ".join(f"c{i} = '{i:08x}ab'" for i in range(n // 24 + 1)),
+        ),
+        (
+            "join-on",
+            lambda n: "SELECT * FROM a JOIN b ON " + " AND ".join(f"a.c{i} = b.c{i}" for i in range(n // 20 + 1)),
+        ),
+        (
+            "having",
+            lambda n: (
+                "SELECT k FROM t GROUP BY k HAVING "
+                + " OR ".join(f"(count(c{i}) > {i} AND max(d{i}) < 5)" for i in range(n // 40 + 1))
+            ),
+        ),
         ("nested-calls", lambda n: "select " + "f(a" * (n // 3)),
         ("open-comment", lambda n: "select /*" + "*" * n),
         ("open-quote", lambda n: "select '" + "x" * n),
@@ -77,7 +101,9 @@ def _clear_caches() -> None:
 
     modules = [normalize]
     if hasattr(normalize, "__path__"):  # a package
-        modules += [importlib.import_module(f"{normalize.__name__}.{m.name}") for m in pkgutil.iter_modules(normalize.__path__)]
+        modules += [
+            importlib.import_module(f"{normalize.__name__}.{m.name}") for m in pkgutil.iter_modules(normalize.__path__)
+        ]
     for module in modules:
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
@@ -117,15 +143,17 @@ def measure(sizes: list[int], repeat: int) -> list[dict]:
                 samples.extend(times)
                 warm_samples.extend(_warm_run(text, language) for _ in range(repeat))
             worst = max(per_shape, key=per_shape.get)
-            rows.append({
-                "language": language,
-                "size": size,
-                "median_ms": round(statistics.median(samples) * 1e3, 4),
-                "warm_median_ms": round(statistics.median(warm_samples) * 1e3, 4),
-                "worst_shape": worst,
-                "worst_shape_median_ms": round(per_shape[worst], 4),
-                "shape_median_ms": {k: round(v, 4) for k, v in per_shape.items()},
-            })
+            rows.append(
+                {
+                    "language": language,
+                    "size": size,
+                    "median_ms": round(statistics.median(samples) * 1e3, 4),
+                    "warm_median_ms": round(statistics.median(warm_samples) * 1e3, 4),
+                    "worst_shape": worst,
+                    "worst_shape_median_ms": round(per_shape[worst], 4),
+                    "shape_median_ms": {k: round(v, 4) for k, v in per_shape.items()},
+                }
+            )
     return rows
 
 
@@ -141,17 +169,25 @@ def measure_items(n: int) -> dict:
     kinds = rng.integers(0, 3, n)
     numbers = rng.integers(0, 1 << 30, n) % max(n // 8, 1)
     texts = [
-        f"service:svc{num % 40} AND status:{500 + num % 4} AND host.name:ip-10-0-{num % 256}-{num % 199}" if k == 0
-        else f"trace.id:{num:016x}{num:016x} OR level:error" if k == 1
+        f"service:svc{num % 40} AND status:{500 + num % 4} AND host.name:ip-10-0-{num % 256}-{num % 199}"
+        if k == 0
+        else f"trace.id:{num:016x}{num:016x} OR level:error"
+        if k == 1
         else f"SELECT count(*) FROM logs WHERE service = 'svc{num % 40}' AND ts > {1714557600000 + num}"
         for k, num in zip(kinds, numbers)
     ]
-    items = pd.DataFrame({
-        S.SESSION_ID: np.arange(n) // 5, S.ACCOUNT_ID: (np.arange(n) % 50).astype("int64"), S.EVENT_ID:
-        np.arange(n).astype(str), S.TS: pd.Timestamp("2026-01-20", tz="UTC") + pd.to_timedelta(np.arange(n), unit="s"),
-        S.ITEM_TYPE: S.ITEM_QUERY, S.ITEM_KEY: texts, S.ITEM_TITLE: None,
-        S.QUERY_LANGUAGE: np.where(kinds == 2, "sql", "lucene"),
-    })
+    items = pd.DataFrame(
+        {
+            S.SESSION_ID: np.arange(n) // 5,
+            S.ACCOUNT_ID: (np.arange(n) % 50).astype("int64"),
+            S.EVENT_ID: np.arange(n).astype(str),
+            S.TS: pd.Timestamp("2026-01-20", tz="UTC") + pd.to_timedelta(np.arange(n), unit="s"),
+            S.ITEM_TYPE: S.ITEM_QUERY,
+            S.ITEM_KEY: texts,
+            S.ITEM_TITLE: None,
+            S.QUERY_LANGUAGE: np.where(kinds == 2, "sql", "lucene"),
+        }
+    )
     start = time.perf_counter()
     normalize_items(items)
     elapsed = time.perf_counter() - start
@@ -170,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure(args.sizes, args.repeat)
     print(f"{'language':8} {'size':>7} {'median ms':>10} {'warm ms':>8} {'worst shape':>18} {'its median ms':>14}")
     for row in rows:
-        print(f"{row['language']:8} {row['size']:>7} {row['median_ms']:>10.3f} {row['warm_median_ms']:>8.3f} "
-              f"{row['worst_shape']:>18} {row['worst_shape_median_ms']:>14.3f}")
+        print(
+            f"{row['language']:8} {row['size']:>7} {row['median_ms']:>10.3f} {row['warm_median_ms']:>8.3f} "
+            f"{row['worst_shape']:>18} {row['worst_shape_median_ms']:>14.3f}"
+        )
     result = {
         "bench": "canonical",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},

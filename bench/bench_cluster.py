@@ -63,10 +63,16 @@ def prepare(args: argparse.Namespace) -> dict:
     )
     items[keep].to_parquet(dest / "items.parquet", index=False)
     result = {
-        "actions": args.actions, "seed": args.seed, "sessions": len(ex.sessions), "items": len(items),
-        "extract_s": round(t1 - t0, 2), "explode_parse_s": round(t2 - t1, 3),
-        "explode_items_per_s": round(len(items) / max(t2 - t1, 1e-9)), "normalize_s": round(t3 - t2, 2),
-        "explode_quarantined": int(len(quarantine)), "stage_input": str(dest),
+        "actions": args.actions,
+        "seed": args.seed,
+        "sessions": len(ex.sessions),
+        "items": len(items),
+        "extract_s": round(t1 - t0, 2),
+        "explode_parse_s": round(t2 - t1, 3),
+        "explode_items_per_s": round(len(items) / max(t2 - t1, 1e-9)),
+        "normalize_s": round(t3 - t2, 2),
+        "explode_quarantined": int(len(quarantine)),
+        "stage_input": str(dest),
     }
     (dest / "prepare.json").write_text(json.dumps(result, indent=2))
     spark.stop()
@@ -96,8 +102,13 @@ def run(args: argparse.Namespace) -> dict:
     params = ClusterParams()
     tasks, _ = build_tasks(sessions, items, params)
     floor = min(_floor(tasks, params.window) for _ in range(args.repeat))
-    out = {"cores": available_cores(), "sessions": len(sessions), "groups": len(tasks),
-           "dtw_floor_s": round(floor, 3), "by_workers": {}}
+    out = {
+        "cores": available_cores(),
+        "sessions": len(sessions),
+        "groups": len(tasks),
+        "dtw_floor_s": round(floor, 3),
+        "by_workers": {},
+    }
     reference = None
     for w in args.workers:
         walls, details = [], []

@@ -46,8 +46,12 @@ def main(argv: list[str] | None = None) -> int:
 
         root, name = args.out / f"world-{args.actions}-{args.seed}", f"world-{args.actions}-{args.seed}"
         if not (root / ".complete").exists():
-            write_world(generate_world(WorldSpec.for_actions(args.actions, end_date=dt.date.fromisoformat(DAY)),
-                                       seed=args.seed), root)
+            write_world(
+                generate_world(
+                    WorldSpec.for_actions(args.actions, end_date=dt.date.fromisoformat(DAY)), seed=args.seed
+                ),
+                root,
+            )
             (root / ".complete").write_text("ok")
     spark = build_spark(master="local[*]")
     config = Config(input_root=str(root), output_root=str(args.out / "unused"), date=DAY)
@@ -61,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     merged = with_c.merge(without, on=key, how="outer", suffixes=("_with", "_without"), indicator=True)
     both = merged[merged["_merge"] == "both"]
     groups = with_c[["account_id", "alert_id"]].drop_duplicates()
-    top1 = (with_c[with_c["rank"] == 1].set_index(["account_id", "alert_id"])["item_id"]
-            != without[without["rank"] == 1].set_index(["account_id", "alert_id"])["item_id"]).sum()
+    top1 = (
+        with_c[with_c["rank"] == 1].set_index(["account_id", "alert_id"])["item_id"]
+        != without[without["rank"] == 1].set_index(["account_id", "alert_id"])["item_id"]
+    ).sum()
     result = {
         "input": name,
         "definitions": int(len(groups)),

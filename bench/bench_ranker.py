@@ -81,8 +81,13 @@ def extract(root: Path, history_days: int, spark=None) -> dict:
     alerts, actions, _ = read_inputs(spark, config)
     extraction = extract_sessions(spark, alerts, actions, config)
     items = normalize_items(explode_items(extraction.items)[0], link_threshold=config.query_link_threshold)
-    return {"sessions": extraction.sessions, "items": items, "raw_items": extraction.items, "fired": extraction.fired,
-            "extract_s": time.perf_counter() - t0}
+    return {
+        "sessions": extraction.sessions,
+        "items": items,
+        "raw_items": extraction.items,
+        "fired": extraction.fired,
+        "extract_s": time.perf_counter() - t0,
+    }
 
 
 def cached_extraction(root: Path, history_days: int) -> dict:
@@ -113,10 +118,14 @@ def bench_speed(args: argparse.Namespace) -> dict:
     sessions, items, fired = frames["sessions"], frames["items"], frames["fired"]
     config = Config(input_root=str(root), date=DAY, history_days=HISTORY_DAYS, seed=args.seed)
     result: dict = {
-        "actions": n_actions, "sessions": len(sessions), "session_items": len(items),
-        "fired_definitions": len(fired), "accounts": int(sessions["account_id"].nunique()),
+        "actions": n_actions,
+        "sessions": len(sessions),
+        "session_items": len(items),
+        "fired_definitions": len(fired),
+        "accounts": int(sessions["account_id"].nunique()),
         "extract_s_child_process": round(frames.get("extract_s", float("nan")), 2),
-        "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "cpu_count": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
     with PeakMemory(interval_s=0.05) as base:
         pass
@@ -154,8 +163,11 @@ def bench_speed(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         pop.recommend(fired)
         pop_rec = time.perf_counter() - t0
-    result["popularity"] = {"fit_s": round(pop_fit, 2), "recommend_s": round(pop_rec, 2),
-                            "peak_rss_mib": round(peak.peak_bytes / 2**20, 1)}
+    result["popularity"] = {
+        "fit_s": round(pop_fit, 2),
+        "recommend_s": round(pop_rec, 2),
+        "peak_rss_mib": round(peak.peak_bytes / 2**20, 1),
+    }
     return result
 
 
@@ -194,8 +206,9 @@ def truth_cold_start(world, frames: dict, rankers: dict, top_k: int, seed: int) 
     last_step = truth.groupby([S.ACCOUNT_ID, S.ALERT_ID, G.MODE])[G.STEP].transform("max")
     causes = truth[truth[G.STEP] == last_step]
     out = {"definitions": int(len(targets))}
-    hist_raw = frames["raw_items"][frames["raw_items"][S.SESSION_ID].isin(hist_s[S.SESSION_ID])
-                                   & (frames["raw_items"][S.TS] < d0)]
+    hist_raw = frames["raw_items"][
+        frames["raw_items"][S.SESSION_ID].isin(hist_s[S.SESSION_ID]) & (frames["raw_items"][S.TS] < d0)
+    ]
     for name, spec in rankers.items():
         if isinstance(spec, str):  # the nightly flow (alertrec.account), as evaluate_frames runs it
             recs, _ = recommend_accounts(hist_s, hist_raw, targets, config.replace(ranker=spec))
@@ -240,8 +253,9 @@ def bench_quality(args: argparse.Namespace) -> dict:
             spark = spark or build_spark(master="local[2]", driver_memory="3g", shuffle_partitions=8)
             frames = extract(root, HISTORY_DAYS + args.days, spark)
             path.write_bytes(pickle.dumps(frames))
-        config = Config(input_root=str(root), date=DAY, output_root=str(out / f"eval-{seed}"),
-                        history_days=HISTORY_DAYS, seed=seed)
+        config = Config(
+            input_root=str(root), date=DAY, output_root=str(out / f"eval-{seed}"), history_days=HISTORY_DAYS, seed=seed
+        )
         settings = EvalSettings(config=config, days=args.days, list_length=args.top_k)
         rankers = default_rankers()
         report = evaluate_frames(frames["sessions"], frames["raw_items"], settings, rankers)
@@ -249,8 +263,10 @@ def bench_quality(args: argparse.Namespace) -> dict:
         report["outputs"] = write_report(report, settings)
         report["wall_s"] = round(time.perf_counter() - t0, 1)
         results[seed] = report
-        print(f"\n== seed {seed}: {report['days'][0]} .. {report['days'][-1]}, "
-              f"{sum(c['sessions'] for c in report['counts'])} test sessions, {report['wall_s']} s")
+        print(
+            f"\n== seed {seed}: {report['days'][0]} .. {report['days'][-1]}, "
+            f"{sum(c['sessions'] for c in report['counts'])} test sessions, {report['wall_s']} s"
+        )
         print(format_table(report))
         print("truth cold start:", json.dumps(report["truth_cold_start"], indent=None))
     summary = summarize(results)
@@ -299,8 +315,20 @@ def summarize(results: dict) -> dict:
 
 
 def summary_table(summary: dict) -> str:
-    cols = ["cause_hr1", "cause_hr5", "cause_mrr", "mttr_est_s", "used_hr1", "used_hr5", "ndcg10", "used_mrr",
-            "held_out_cause_mrr", "held_out_ndcg10", "truth_cold_cause_mrr", "truth_cold_hr5"]
+    cols = [
+        "cause_hr1",
+        "cause_hr5",
+        "cause_mrr",
+        "mttr_est_s",
+        "used_hr1",
+        "used_hr5",
+        "ndcg10",
+        "used_mrr",
+        "held_out_cause_mrr",
+        "held_out_ndcg10",
+        "truth_cold_cause_mrr",
+        "truth_cold_hr5",
+    ]
     lines = ["| seed | ranker | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for seed, row in summary.items():
         for name in ("mxnet", "popularity", "random"):
@@ -309,8 +337,11 @@ def summary_table(summary: dict) -> str:
                 f"{v:.0f}" if c.endswith("_s") else f"{v:.3f}" if v is not None else "" for c, v in zip(cols, vals)
             ]
             lines.append(f"| {seed} | {name} | " + " | ".join(cells) + " |")
-        lines.append(f"| {seed} | targets | " + ", ".join(f"{k}: {'met' if v else 'MISSED'}"
-                                                          for k, v in row["targets"].items()) + " |")
+        lines.append(
+            f"| {seed} | targets | "
+            + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in row["targets"].items())
+            + " |"
+        )
     return "\n".join(lines)
 
 

@@ -95,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         output = args.out / f"warehouse-{name}"
         runs.append(_run(input_root, output, args.extra))
         r = runs[-1]
-        print(f"run {i + 1}: wall {r['wall_s']} s, peak tree RSS {r['peak_tree_rss_mib']} MiB, "
-              f"stages {r['report']['timings_s']}", flush=True)
+        print(
+            f"run {i + 1}: wall {r['wall_s']} s, peak tree RSS {r['peak_tree_rss_mib']} MiB, "
+            f"stages {r['report']['timings_s']}",
+            flush=True,
+        )
     last = runs[-1]["report"]
     result = {
         "input": name,

@@ -74,8 +74,14 @@ def _request(conn: http.client.HTTPConnection, method: str, path: str, body: byt
 def _events(patterns: dict, alert_id: str, rng: random.Random, dirty: bool) -> list[dict]:
     """The alert_opened and 0-4 items of one of the alert's patterns, as raw events."""
     t0 = dt.datetime(2026, 1, 31, 10, 0, tzinfo=dt.UTC)
-    events = [{"event_id": "open", "ts": t0.isoformat(), "action": "alert_opened",
-               "payload": json.dumps({"alert_event_id": "ae-1", "alert_id": alert_id, "source": "ui"})}]
+    events = [
+        {
+            "event_id": "open",
+            "ts": t0.isoformat(),
+            "action": "alert_opened",
+            "payload": json.dumps({"alert_event_id": "ae-1", "alert_id": alert_id, "source": "ui"}),
+        }
+    ]
     clusters = patterns.get(alert_id, {}).get("patterns", [])
     if not clusters:
         return events
@@ -118,11 +124,32 @@ def main(argv: list[str] | None = None) -> int:
     log_path = root / "server.log"
     with open(log_path, "wb") as log_file:
         server = subprocess.Popen(
-            [sys.executable, "-m", "alertrec", "serve", "--output", str(root), "--host", "127.0.0.1",
-             "--port", str(port), "--max-models", "1000", "--max-memory-mb", "3500"],
-            stdout=log_file, stderr=log_file, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    result: dict = {"clients": args.clients, "cpu_count": os.cpu_count(), "accounts_in_world": len(sources),
-                    "bundle_bytes_on_disk": {"mean": int(np.mean(sizes)), "max": int(max(sizes))}}
+            [
+                sys.executable,
+                "-m",
+                "alertrec",
+                "serve",
+                "--output",
+                str(root),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--max-models",
+                "1000",
+                "--max-memory-mb",
+                "3500",
+            ],
+            stdout=log_file,
+            stderr=log_file,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    result: dict = {
+        "clients": args.clients,
+        "cpu_count": os.cpu_count(),
+        "accounts_in_world": len(sources),
+        "bundle_bytes_on_disk": {"mean": int(np.mean(sizes)), "max": int(max(sizes))},
+    }
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -153,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
             if target in (12, 500):
                 result[f"load_test_{target}_models"] = _load_test(port, root, names[:target], args)
         result["rss_mib"] = rss
-        result["load_ms"] = {"p50": round(float(np.percentile(load_s, 50)) * 1000, 2),
-                             "p99": round(float(np.percentile(load_s, 99)) * 1000, 2)}
+        result["load_ms"] = {
+            "p50": round(float(np.percentile(load_s, 50)) * 1000, 2),
+            "p99": round(float(np.percentile(load_s, 99)) * 1000, 2),
+        }
     finally:
         server.terminate()
         try:
@@ -167,13 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     for key in ("load_test_12_models", "load_test_500_models"):
         t = result[key]
-        print(f"{key}: {t['requests']} requests, {t['clients']} clients: p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms, "
-              f"{t['throughput_rps']} req/s, errors {t['errors']}")
+        print(
+            f"{key}: {t['requests']} requests, {t['clients']} clients: p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms, "
+            f"{t['throughput_rps']} req/s, errors {t['errors']}"
+        )
     print(
         f"RSS: no models {result['rss_mib_no_models']} MiB, " + ", ".join(f"{k} models {v} MiB" for k, v in rss.items())
     )
-    print(f"bundle on disk: {result['bundle_bytes_on_disk']['mean'] / 1024:.0f} KiB mean; "
-          f"load p50 {result['load_ms']['p50']} ms; server exit {result['server_exit_code']}")
+    print(
+        f"bundle on disk: {result['bundle_bytes_on_disk']['mean'] / 1024:.0f} KiB mean; "
+        f"load p50 {result['load_ms']['p50']} ms; server exit {result['server_exit_code']}"
+    )
     return 0
 
 
@@ -186,8 +219,10 @@ def _load_test(port: int, root: Path, names: list[str], args: argparse.Namespace
         name = rng.choice(names)
         folder = root / "models" / "serving" / f"dt={DAY}" / f"account={name}"
         if name not in patterns:
-            patterns[name] = (json.loads((folder / "patterns.json").read_text()),
-                              sorted(json.loads((folder / "lists.json").read_text())))
+            patterns[name] = (
+                json.loads((folder / "patterns.json").read_text()),
+                sorted(json.loads((folder / "lists.json").read_text())),
+            )
         pats, alerts = patterns[name]
         alert_id = rng.choice(alerts)
         body = {"alert_id": alert_id, "events": _events(pats, alert_id, rng, dirty=i % 4 == 0), "top_k": 10}
@@ -195,7 +230,7 @@ def _load_test(port: int, root: Path, names: list[str], args: argparse.Namespace
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
-    chunks = [bodies[i::args.clients] for i in range(args.clients)]
+    chunks = [bodies[i :: args.clients] for i in range(args.clients)]
 
     def client(chunk: list[tuple[str, bytes]]) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -221,9 +256,16 @@ def _load_test(port: int, root: Path, names: list[str], args: argparse.Namespace
         t.join()
     wall = time.perf_counter() - t0
     ms = np.array(latencies) * 1000
-    return {"requests": len(ms), "clients": args.clients, "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2),
-            "throughput_rps": round(len(ms) / wall, 1), "errors": errors[0], "wall_s": round(wall, 2)}
+    return {
+        "requests": len(ms),
+        "clients": args.clients,
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(ms.max()), 2),
+        "throughput_rps": round(len(ms) / wall, 1),
+        "errors": errors[0],
+        "wall_s": round(wall, 2),
+    }
 
 
 if __name__ == "__main__":

@@ -108,16 +108,25 @@ def main(argv: list[str] | None = None) -> int:
         replays.extend(seed_replays)
     overall = summarize(replays)
     result = {
-        "actions": args.actions, "seeds": args.seeds, "held_out_days": args.days,
+        "actions": args.actions,
+        "seeds": args.seeds,
+        "held_out_days": args.days,
         "bundle_bytes": {"mean": int(np.mean(sizes)), "max": int(np.max(sizes)), "n": len(sizes)},
-        "overall": overall, "per_seed": per_seed, "wall_s": round(time.perf_counter() - t_start, 1),
+        "overall": overall,
+        "per_seed": per_seed,
+        "wall_s": round(time.perf_counter() - t_start, 1),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
-    cols = {"next_item_hit_rate_at_5": "next@5", "root_cause_in_top5_after_0": "cause@5 t0",
-            "root_cause_in_top5_after_1": "cause@5 t1", "root_cause_in_top5_after_2": "cause@5 t2",
-            "dynamic_mttr_s": "MTTR s", "dynamic_mttr_s_list_not_rank1": "MTTR s (list miss)",
-            "real_time_to_cause_s": "real s"}
+    cols = {
+        "next_item_hit_rate_at_5": "next@5",
+        "root_cause_in_top5_after_0": "cause@5 t0",
+        "root_cause_in_top5_after_1": "cause@5 t1",
+        "root_cause_in_top5_after_2": "cause@5 t2",
+        "dynamic_mttr_s": "MTTR s",
+        "dynamic_mttr_s_list_not_rank1": "MTTR s (list miss)",
+        "real_time_to_cause_s": "real s",
+    }
     print(f"{'ranker':<14}" + "".join(f"{c:>20}" for c in cols.values()))
     for name, row in overall.items():
         print(f"{name:<14}" + "".join(f"{row[c]:>20.3f}" for c in cols))

@@ -115,8 +115,4 @@ def check_recommendations(
 
 def without_run_stamp(df: pd.DataFrame) -> pd.DataFrame:
     """The rows without ``generated_at``, sorted, for comparing two runs."""
-    return (
-        df.drop(columns=[S.GENERATED_AT])
-        .sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.RANK])
-        .reset_index(drop=True)
-    )
+    return df.drop(columns=[S.GENERATED_AT]).sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.RANK]).reset_index(drop=True)

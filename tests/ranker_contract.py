@@ -135,28 +135,52 @@ def build_frames(
     items_df = items_df.astype({S.ACCOUNT_ID: "int64", S.SEQ: "int64"})
     items_df[S.TS] = pd.to_datetime(items_df[S.TS], utc=True)
     items_df = items_df.sort_values([S.SESSION_ID, S.SEQ]).reset_index(drop=True)
-    fired_df = pd.DataFrame(
-        {
-            S.ACCOUNT_ID: pd.Series([a for a, _, _ in fired], dtype="int64"),
-            S.ALERT_ID: [b for _, b, _ in fired],
-            S.ALERT_TITLE: [t for _, _, t in fired],
-            S.N_FIRINGS: pd.Series([1] * len(fired), dtype="int64"),
-            S.LAST_FIRED_AT: pd.Series([WINDOW_END - pd.Timedelta(hours=1)] * len(fired), dtype="datetime64[ns, UTC]"),
-        }
-    ).sort_values([S.ACCOUNT_ID, S.ALERT_ID]).reset_index(drop=True)
+    fired_df = (
+        pd.DataFrame(
+            {
+                S.ACCOUNT_ID: pd.Series([a for a, _, _ in fired], dtype="int64"),
+                S.ALERT_ID: [b for _, b, _ in fired],
+                S.ALERT_TITLE: [t for _, _, t in fired],
+                S.N_FIRINGS: pd.Series([1] * len(fired), dtype="int64"),
+                S.LAST_FIRED_AT: pd.Series(
+                    [WINDOW_END - pd.Timedelta(hours=1)] * len(fired), dtype="datetime64[ns, UTC]"
+                ),
+            }
+        )
+        .sort_values([S.ACCOUNT_ID, S.ALERT_ID])
+        .reset_index(drop=True)
+    )
     return sessions_df, items_df, fired_df
 
 
 API_5XX = "High 5xx rate on api"
 CONTRACT_SESSIONS = [
-    Sess("s1", 1, "a1", API_5XX, 1, True, (
-        ("dashboard", "d1", "API overview"), ("dashboard", "d1", "API overview"),
-        ("query", "service:api AND status:500", "lucene"),
-    )),
-    Sess("s2", 1, "a1", API_5XX, 7, False, (
-        ("dashboard", "d1", "API overview (old title)"), ("dashboard", "d2", "Upstreams"),
-        ("query", "status:503 service:api", "lucene"),
-    )),
+    Sess(
+        "s1",
+        1,
+        "a1",
+        API_5XX,
+        1,
+        True,
+        (
+            ("dashboard", "d1", "API overview"),
+            ("dashboard", "d1", "API overview"),
+            ("query", "service:api AND status:500", "lucene"),
+        ),
+    ),
+    Sess(
+        "s2",
+        1,
+        "a1",
+        API_5XX,
+        7,
+        False,
+        (
+            ("dashboard", "d1", "API overview (old title)"),
+            ("dashboard", "d2", "Upstreams"),
+            ("query", "status:503 service:api", "lucene"),
+        ),
+    ),
     Sess("s3", 1, "a1", API_5XX, 14, True, (("dashboard", "d3", "Load balancer"), ("dashboard", "d4", None))),
     Sess("s0", 1, "a1", API_5XX, 20, False, ()),
     Sess("s4", 1, "a2", API_5XX + " gateway", 2, False, (("dashboard", "d5", "Gateway"),)),

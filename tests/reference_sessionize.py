@@ -238,9 +238,7 @@ def _sessionize_user(timeline: list[dict], known: dict, window_end_us: int, limi
         t_us = _micros(event[s.TS])
         is_open = event[s.ACTION] == s.ALERT_OPENED
         if open_session is not None:
-            by_limits = _end_reason_by_limits(
-                open_session["start_us"], open_session["last_us"], t_us, limits
-            )
+            by_limits = _end_reason_by_limits(open_session["start_us"], open_session["last_us"], t_us, limits)
             if by_limits is not None:
                 close(by_limits)
             elif is_open:
@@ -275,9 +273,7 @@ def _sessionize_user(timeline: list[dict], known: dict, window_end_us: int, limi
         ):
             close(s.END_RESOLVED)
     if open_session is not None:
-        by_limits = _end_reason_by_limits(
-            open_session["start_us"], open_session["last_us"], window_end_us, limits
-        )
+        by_limits = _end_reason_by_limits(open_session["start_us"], open_session["last_us"], window_end_us, limits)
         close(by_limits or s.END_WINDOW)
     return finished
 
@@ -436,9 +432,7 @@ def reference_extract(alerts: pd.DataFrame, actions: pd.DataFrame, config: Confi
             counts[row["reason"]] += 1
         assert set(counts) <= set(reasons), set(counts) - set(reasons)
         for reason, bucket in reasons.items():
-            accounting.append(
-                {s.DATASET: dataset, s.BUCKET: bucket, s.REASON: reason, s.ROWS: counts[reason]}
-            )
+            accounting.append({s.DATASET: dataset, s.BUCKET: bucket, s.REASON: reason, s.ROWS: counts[reason]})
 
     return Extraction(
         sessions=_frame(session_rows, SESSION_DTYPES, SESSION_ORDER),

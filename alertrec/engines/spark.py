@@ -36,8 +36,9 @@ def buckets_for(costs: Sequence[float], n_buckets: int) -> list[int]:
     return out
 
 
-def run_spark(spark: Any, func: Callable[[AccountTask], Any], tasks: Sequence[AccountTask],
-              n_buckets: int | None = None) -> list[Any]:
+def run_spark(
+    spark: Any, func: Callable[[AccountTask], Any], tasks: Sequence[AccountTask], n_buckets: int | None = None
+) -> list[Any]:
     """Run ``func`` over ``tasks`` on the executors; results in task order.
 
     Parameters

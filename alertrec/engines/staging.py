@@ -67,7 +67,7 @@ class StagingArea:
     @property
     def local_root(self) -> str:
         """The folder of a local root (``file://`` stripped)."""
-        return self.root[len("file://"):] if self.root.startswith("file://") else self.root
+        return self.root[len("file://") :] if self.root.startswith("file://") else self.root
 
     def _storage(self) -> Storage:
         return storage_for(self.root)
@@ -90,8 +90,7 @@ class StagingArea:
             return sorted(out)
         names = self._storage().list(rel)
         return sorted(
-            n for n in names
-            if n.endswith(".parquet") and not any(p.startswith(("_", ".")) for p in n.split("/")[-2:])
+            n for n in names if n.endswith(".parquet") and not any(p.startswith(("_", ".")) for p in n.split("/")[-2:])
         )
 
     def _read_table(self, rel: str) -> pa.Table:

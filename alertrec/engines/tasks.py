@@ -26,8 +26,15 @@ from alertrec.errors import AlertrecError
 log = logging.getLogger(__name__)
 
 #: modules the pool's forkserver imports once, so each worker starts with them loaded
-WORKER_MODULES = ("numpy", "pandas", "pyarrow.parquet", "scipy.cluster.hierarchy", "dtaidistance", "rapidfuzz",
-                  "alertrec.account")
+WORKER_MODULES = (
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "scipy.cluster.hierarchy",
+    "dtaidistance",
+    "rapidfuzz",
+    "alertrec.account",
+)
 
 
 class AccountTooLarge(AlertrecError):
@@ -98,13 +105,19 @@ def prepare_task(task: AccountTask) -> dict[str, Any]:
             pq.read_table(pa.BufferReader(area.get(registry_path(task.account_id)))).to_pandas()
         )
     t_read = time.perf_counter() - t0
-    prepared = prepare_account(task.account_id, frames["sessions"], frames["items"], frames["fired"], task.config,
-                               registry)
+    prepared = prepare_account(
+        task.account_id, frames["sessions"], frames["items"], frames["fired"], task.config, registry
+    )
     sample = sample_lists(prepared.lists, task.config.shared_max_lists, task.config.seed)
     area.put_object(prepared_path(task.account_id), prepared)
     timings = {"read": t_read, **prepared.timings_s}
-    return {"account_id": task.account_id, "counts": prepared.counts, "timings_s": timings, "sample": sample,
-            "registry_entries": prepared.registry_entries}
+    return {
+        "account_id": task.account_id,
+        "counts": prepared.counts,
+        "timings_s": timings,
+        "sample": sample,
+        "registry_entries": prepared.registry_entries,
+    }
 
 
 def finish_task(task: AccountTask) -> dict[str, Any]:
@@ -127,8 +140,14 @@ def finish_task(task: AccountTask) -> dict[str, Any]:
 
         t = time.perf_counter()
         serving = build_serving_files(
-            task.account_id, task.config.date, prepared.sessions, prepared.items, result.clusters,
-            result.recommendations, {**task.shared_files, **result.model_files}, task.config,
+            task.account_id,
+            task.config.date,
+            prepared.sessions,
+            prepared.items,
+            result.clusters,
+            result.recommendations,
+            {**task.shared_files, **result.model_files},
+            task.config,
         )
         result.timings_s["serving_bundle"] = time.perf_counter() - t
     table = pa.Table.from_pandas(result.recommendations, schema=S.RECOMMENDATIONS_ARROW, preserve_index=False)

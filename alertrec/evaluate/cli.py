@@ -20,17 +20,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     Spark and model settings) are the CLI's shared :class:`Config` arguments.
     """
     parser.add_argument("--days", type=int, default=7, help="N, the number of evaluated days D-N .. D-1 (default 7)")
-    parser.add_argument("--list-length", type=int, default=20,
-                        help="how deep the lists are scored (default 20: beyond the published top 10; >= 10)")
-    parser.add_argument("--cold-start-share", type=float, default=0.2,
-                        help="share of each day's definitions held out as cold start (default 0.2; 0 = none)")
+    parser.add_argument(
+        "--list-length",
+        type=int,
+        default=20,
+        help="how deep the lists are scored (default 20: beyond the published top 10; >= 10)",
+    )
+    parser.add_argument(
+        "--cold-start-share",
+        type=float,
+        default=0.2,
+        help="share of each day's definitions held out as cold start (default 0.2; 0 = none)",
+    )
     return parser
 
 
 def settings_from_args(args: argparse.Namespace, config: Config) -> EvalSettings:
     """Validated :class:`EvalSettings` from parsed arguments and the job's config (raises ConfigError)."""
-    return EvalSettings(config=config, days=args.days, list_length=args.list_length,
-                        cold_start_share=args.cold_start_share)
+    return EvalSettings(
+        config=config, days=args.days, list_length=args.list_length, cold_start_share=args.cold_start_share
+    )
 
 
 def evaluate_from_args(args: argparse.Namespace, config: Config) -> list[str]:

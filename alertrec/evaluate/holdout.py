@@ -45,7 +45,8 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,8 +65,9 @@ _DAY = pd.Timedelta(days=1)
 # ---------------------------------------------------------------------------
 # the evaluation
 # ---------------------------------------------------------------------------
-def evaluate(settings: EvalSettings, spark: Any = None,
-             rankers: Mapping[str, RankerSpec] | None = None, write: bool = True) -> dict[str, Any]:
+def evaluate(
+    settings: EvalSettings, spark: Any = None, rankers: Mapping[str, RankerSpec] | None = None, write: bool = True
+) -> dict[str, Any]:
     """Read the span once, evaluate every ranker day by day, write JSON + PNG.
 
     Parameters
@@ -83,14 +85,16 @@ def evaluate(settings: EvalSettings, spark: Any = None,
     dict
         The report (see :func:`evaluate_frames`), with ``outputs`` when written.
     """
+    from alertrec.io.extract import extract_sessions
     from alertrec.io.inputs import read_inputs
     from alertrec.io.spark import build_spark
-    from alertrec.io.extract import extract_sessions
 
     config = settings.base_config()
     t0 = time.perf_counter()
     with PeakMemory() as peak:
-        spark = spark or build_spark(master=settings.config.spark_master, driver_memory=settings.config.spark_driver_memory)
+        spark = spark or build_spark(
+            master=settings.config.spark_master, driver_memory=settings.config.spark_driver_memory
+        )
         alerts_df, actions_df, _ = read_inputs(spark, config)
         extraction = extract_sessions(spark, alerts_df, actions_df, config)
         t_extract = time.perf_counter() - t0
@@ -102,8 +106,9 @@ def evaluate(settings: EvalSettings, spark: Any = None,
     return report
 
 
-def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalSettings,
-                    rankers: Mapping[str, RankerSpec]) -> dict[str, Any]:
+def evaluate_frames(
+    sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalSettings, rankers: Mapping[str, RankerSpec]
+) -> dict[str, Any]:
     """The evaluation proper, on the extraction's sessions and items (no I/O).
 
     Each day, every ranker named by a string runs the nightly job's per-account flow
@@ -174,16 +179,29 @@ def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalS
         used, cause = _relevance(test_s, test_i)
         targets = _targets(test_s)
         known = set(hist_s[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None))
-        cold = {key for key in targets[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None) if key not in known}
+        cold = {
+            key for key in targets[[S.ACCOUNT_ID, S.ALERT_ID]].itertuples(index=False, name=None) if key not in known
+        }
         held = _held_out(targets, known, settings.cold_start_share, settings.config.seed, day)
-        config = base.replace(date=day, history_days=settings.history_days, generated_at=generated_at,
-                              run_id="evaluate", ranker="mxnet" if learned else "popularity")
+        config = base.replace(
+            date=day,
+            history_days=settings.history_days,
+            generated_at=generated_at,
+            run_id="evaluate",
+            ranker="mxnet" if learned else "popularity",
+        )
         catalog = hist_i[[S.ACCOUNT_ID, *ITEM]].drop_duplicates()
-        per_day_counts.append({
-            "day": day.isoformat(), "sessions": int(len(test_s)), "resolved_with_cause": int(len(cause)),
-            "definitions": int(len(targets)), "cold_start_definitions": len(cold), "held_out_definitions": len(held),
-            "history_sessions": int(len(hist_s)),
-        })
+        per_day_counts.append(
+            {
+                "day": day.isoformat(),
+                "sessions": int(len(test_s)),
+                "resolved_with_cause": int(len(cause)),
+                "definitions": int(len(targets)),
+                "cold_start_definitions": len(cold),
+                "held_out_definitions": len(held),
+                "history_sessions": int(len(hist_s)),
+            }
+        )
         fired = _fired_of(targets, test_s)
         t = time.perf_counter()
         prepared = prepare_accounts(hist_s, hist_raw, fired, config, registry)
@@ -191,8 +209,13 @@ def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalS
         if held:
             keep = ~_keys_in(hist_s, held)
             h_s = hist_s[keep]
-            held_prepared = prepare_accounts(h_s, hist_raw[hist_raw[S.SESSION_ID].isin(h_s[S.SESSION_ID])],
-                                             fired[_keys_in(fired, held)], config, registry)
+            held_prepared = prepare_accounts(
+                h_s,
+                hist_raw[hist_raw[S.SESSION_ID].isin(h_s[S.SESSION_ID])],
+                fired[_keys_in(fired, held)],
+                config,
+                registry,
+            )
         timings["prepare"] += time.perf_counter() - t
         for name, spec in rankers.items():
             t = time.perf_counter()
@@ -239,8 +262,11 @@ def evaluate_frames(sessions: pd.DataFrame, items: pd.DataFrame, settings: EvalS
                 for d, u, k in zip(_nonempty(per_day_counts), c["used"], c["cause"])
             ],
         }
-    observed_duration = float(sessions.loc[
-        sessions[S.STARTED_AT] >= pd.Timestamp(days[0], tz="UTC"), S.DURATION_S].mean()) if len(sessions) else float("nan")
+    observed_duration = (
+        float(sessions.loc[sessions[S.STARTED_AT] >= pd.Timestamp(days[0], tz="UTC"), S.DURATION_S].mean())
+        if len(sessions)
+        else float("nan")
+    )
     return {
         "settings": _jsonable(dataclasses.asdict(settings)),
         "days": [d.isoformat() for d in days],
@@ -258,7 +284,9 @@ def _nonempty(counts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------
 # building blocks
 # ---------------------------------------------------------------------------
-def history_window(sessions: pd.DataFrame, items: pd.DataFrame, d0: pd.Timestamp, history_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def history_window(
+    sessions: pd.DataFrame, items: pd.DataFrame, d0: pd.Timestamp, history_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sessions that started in ``[d0 - history_days, d0)`` and their items before ``d0``.
 
     A session still open at ``d0`` is cut there: it keeps its items before ``d0``, ends at
@@ -275,8 +303,12 @@ def history_window(sessions: pd.DataFrame, items: pd.DataFrame, d0: pd.Timestamp
         s.loc[open_at_edge, S.ENDED_AT] = ended.astype(s[S.ENDED_AT].dtype)
         s.loc[open_at_edge, S.RESOLVED] = False
         s.loc[open_at_edge, S.END_REASON] = S.END_WINDOW
-        s.loc[open_at_edge, S.DURATION_S] = (s.loc[open_at_edge, S.ENDED_AT] - s.loc[open_at_edge, S.STARTED_AT]).dt.total_seconds()
-        s.loc[open_at_edge, S.N_ITEMS] = s.loc[open_at_edge, S.SESSION_ID].map(i.groupby(S.SESSION_ID).size()).fillna(0).astype("int64")
+        s.loc[open_at_edge, S.DURATION_S] = (
+            s.loc[open_at_edge, S.ENDED_AT] - s.loc[open_at_edge, S.STARTED_AT]
+        ).dt.total_seconds()
+        s.loc[open_at_edge, S.N_ITEMS] = (
+            s.loc[open_at_edge, S.SESSION_ID].map(i.groupby(S.SESSION_ID).size()).fillna(0).astype("int64")
+        )
     s = s.sort_values([S.ACCOUNT_ID, S.USER_ID, S.STARTED_AT, S.SESSION_ID], kind="mergesort").reset_index(drop=True)
     return s, i.reset_index(drop=True)
 
@@ -304,8 +336,10 @@ def _per_session(recs: pd.DataFrame, relevant: pd.DataFrame) -> pd.DataFrame:
 def _metrics(used_parts: list[pd.DataFrame], cause_parts: list[pd.DataFrame], settings: EvalSettings) -> dict[str, Any]:
     used = pd.concat(used_parts, ignore_index=True) if used_parts else pd.DataFrame()
     cause = pd.concat(cause_parts, ignore_index=True) if cause_parts else pd.DataFrame()
-    out: dict[str, Any] = {"sessions": int(used[QUERY].nunique()) if len(used) else 0,
-                           "resolved_sessions": int(len(cause))}
+    out: dict[str, Any] = {
+        "sessions": int(used[QUERY].nunique()) if len(used) else 0,
+        "resolved_sessions": int(len(cause)),
+    }
     if len(used):
         if "day" in used.columns:
             used = used.assign(**{QUERY: used["day"].astype(str) + "/" + used[QUERY].astype(str)})
@@ -348,7 +382,9 @@ def _fired(hist_s: pd.DataFrame, d0: pd.Timestamp, history_days: int) -> pd.Data
     s = hist_s[hist_s[S.FIRED_AT] >= d0 - pd.Timedelta(days=history_days)]
     s = s.sort_values([S.FIRED_AT, S.ALERT_EVENT_ID], kind="mergesort")
     grouped = s.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=True)
-    out = grouped.agg(**{S.N_FIRINGS: (S.ALERT_EVENT_ID, "nunique"), S.LAST_FIRED_AT: (S.FIRED_AT, "max")}).reset_index()
+    out = grouped.agg(
+        **{S.N_FIRINGS: (S.ALERT_EVENT_ID, "nunique"), S.LAST_FIRED_AT: (S.FIRED_AT, "max")}
+    ).reset_index()
     titles = s.drop_duplicates([S.ACCOUNT_ID, S.ALERT_ID], keep="last")[[S.ACCOUNT_ID, S.ALERT_ID, S.ALERT_TITLE]]
     out = out.merge(titles, on=[S.ACCOUNT_ID, S.ALERT_ID])
     return out[list(S.FIRED_COLUMNS)].astype({S.N_FIRINGS: "int64"})
@@ -358,7 +394,9 @@ def _fired_of(targets: pd.DataFrame, test_s: pd.DataFrame) -> pd.DataFrame:
     """The day's definitions (:func:`_targets`) as the nightly job's ``fired`` frame: the
     definitions the lists are for, with their firings on the day."""
     grouped = test_s.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=True)
-    stats = grouped.agg(**{S.N_FIRINGS: (S.ALERT_EVENT_ID, "nunique"), S.LAST_FIRED_AT: (S.FIRED_AT, "max")}).reset_index()
+    stats = grouped.agg(
+        **{S.N_FIRINGS: (S.ALERT_EVENT_ID, "nunique"), S.LAST_FIRED_AT: (S.FIRED_AT, "max")}
+    ).reset_index()
     out = targets.merge(stats, on=[S.ACCOUNT_ID, S.ALERT_ID], how="left")
     return out[list(S.FIRED_COLUMNS)].astype({S.N_FIRINGS: "int64"})
 

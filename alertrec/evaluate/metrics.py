@@ -8,7 +8,7 @@ relevant items are a frame of ``query_col`` and ``item_cols`` (binary relevance)
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,9 @@ QUERY = "query_id"  # the evaluation's query: one test session
 ITEM = (S.ITEM_TYPE, S.ITEM_ID)
 
 
-def relevant_ranks(ranked: pd.DataFrame, relevant: pd.DataFrame, query_col: str = QUERY,
-                   item_cols: Sequence[str] = ITEM) -> pd.DataFrame:
+def relevant_ranks(
+    ranked: pd.DataFrame, relevant: pd.DataFrame, query_col: str = QUERY, item_cols: Sequence[str] = ITEM
+) -> pd.DataFrame:
     """The rank of every relevant item (NaN when the ranking does not contain it).
 
     Parameters
@@ -41,14 +42,15 @@ def relevant_ranks(ranked: pd.DataFrame, relevant: pd.DataFrame, query_col: str 
     """
     keys = [query_col, *item_cols]
     rel = relevant[keys].drop_duplicates()
-    shown = ranked[keys + [S.RANK]].sort_values(S.RANK, kind="mergesort").drop_duplicates(keys)
+    shown = ranked[[*keys, S.RANK]].sort_values(S.RANK, kind="mergesort").drop_duplicates(keys)
     out = rel.merge(shown, on=keys, how="left")
     out[S.RANK] = out[S.RANK].astype(float)
     return out
 
 
-def hit_rate_at_k(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int, query_col: str = QUERY,
-                  item_cols: Sequence[str] = ITEM) -> float:
+def hit_rate_at_k(
+    ranked: pd.DataFrame, relevant: pd.DataFrame, k: int, query_col: str = QUERY, item_cols: Sequence[str] = ITEM
+) -> float:
     """Share of the queries (those with a relevant item) with a relevant item in the top ``k``."""
     ranks = relevant_ranks(ranked, relevant, query_col, item_cols)
     if ranks.empty:
@@ -57,8 +59,7 @@ def hit_rate_at_k(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int, query_co
     return float((best <= k).mean())
 
 
-def mrr(ranked: pd.DataFrame, relevant: pd.DataFrame, query_col: str = QUERY,
-        item_cols: Sequence[str] = ITEM) -> float:
+def mrr(ranked: pd.DataFrame, relevant: pd.DataFrame, query_col: str = QUERY, item_cols: Sequence[str] = ITEM) -> float:
     """Mean over queries of 1 / rank of the first relevant item (0 when none is ranked)."""
     ranks = relevant_ranks(ranked, relevant, query_col, item_cols)
     if ranks.empty:
@@ -67,8 +68,9 @@ def mrr(ranked: pd.DataFrame, relevant: pd.DataFrame, query_col: str = QUERY,
     return float((1.0 / best).fillna(0.0).mean())
 
 
-def ndcg_at_k(ranked: pd.DataFrame, relevant: pd.DataFrame, k: int, query_col: str = QUERY,
-              item_cols: Sequence[str] = ITEM) -> float:
+def ndcg_at_k(
+    ranked: pd.DataFrame, relevant: pd.DataFrame, k: int, query_col: str = QUERY, item_cols: Sequence[str] = ITEM
+) -> float:
     """Mean NDCG@k with binary relevance: DCG = Σ 1/log2(rank + 1) over the relevant items in
     the top ``k``, divided by the ideal DCG of min(#relevant, k) relevant items at the top."""
     ranks = relevant_ranks(ranked, relevant, query_col, item_cols)

@@ -45,8 +45,10 @@ def format_table(report: dict[str, Any]) -> str:
     lines.insert(1, "-" * len(lines[0]))
     observed = next(iter(report["rankers"].values()))["all"].get("cause", {}).get("mttr_observed_s")
     if observed is not None:
-        lines.append(f"observed time to the cause item: {observed:.0f} s (mean over resolved sessions); "
-                     f"MTTR est: {report['settings']['seconds_per_item']:.0f} s per recommendation opened in rank order")
+        lines.append(
+            f"observed time to the cause item: {observed:.0f} s (mean over resolved sessions); "
+            f"MTTR est: {report['settings']['seconds_per_item']:.0f} s per recommendation opened in rank order"
+        )
     return "\n".join(lines)
 
 
@@ -60,7 +62,12 @@ def render_chart(report: dict[str, Any]) -> bytes:
     names = list(report["rankers"])
     panels = [
         ("all", "cause", ("hit_rate_at_1", "hit_rate_at_5", "mrr"), "cause item: HR@1, HR@5, MRR"),
-        ("all", "used", ("hit_rate_at_1", "hit_rate_at_5", "ndcg_at_10", "mrr"), "used items: HR@1, HR@5, NDCG@10, MRR"),
+        (
+            "all",
+            "used",
+            ("hit_rate_at_1", "hit_rate_at_5", "ndcg_at_10", "mrr"),
+            "used items: HR@1, HR@5, NDCG@10, MRR",
+        ),
         ("cold_start_held_out", "cause", ("hit_rate_at_1", "hit_rate_at_5", "mrr"), "held-out cold start, cause item"),
     ]
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(17, 4.2))
@@ -70,14 +77,16 @@ def render_chart(report: dict[str, Any]) -> bytes:
         for j, name in enumerate(names):
             m = report["rankers"][name][subset].get(view, {})
             ax.bar(x + j * width, [m.get(k, 0.0) for k in keys], width, label=name)
-        ax.set_xticks(x + width * (len(names) - 1) / 2, [k.replace("hit_rate_at_", "HR@").replace("ndcg_at_", "NDCG@")
-                                                          .replace("mrr", "MRR") for k in keys])
+        ax.set_xticks(
+            x + width * (len(names) - 1) / 2,
+            [k.replace("hit_rate_at_", "HR@").replace("ndcg_at_", "NDCG@").replace("mrr", "MRR") for k in keys],
+        )
         ax.set_ylim(0, 1)
         ax.set_title(title, fontsize=9)
     ax = axes[-1]
     values = [report["rankers"][n]["all"].get("cause", {}).get("mttr_estimated_s", 0.0) / 60 for n in names]
     observed = report["rankers"][names[0]]["all"].get("cause", {}).get("mttr_observed_s", 0.0) / 60 if names else 0
-    ax.bar(names + ["observed"], values + [observed], color=[f"C{i}" for i in range(len(names))] + ["grey"])
+    ax.bar([*names, "observed"], [*values, observed], color=[f"C{i}" for i in range(len(names))] + ["grey"])
     ax.set_title("minutes to the cause item (MTTR estimate)", fontsize=9)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"alertrec evaluate: {report['days'][0]} .. {report['days'][-1]}", fontsize=10)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from alertrec.config import Config
 from alertrec.errors import ConfigError
@@ -48,8 +48,10 @@ class EvalSettings:
         if not isinstance(self.days, int) or self.days < 1:
             raise ConfigError(f"--days must be an integer >= 1, got {self.days!r}")
         if not isinstance(self.list_length, int) or self.list_length < max(10, self.config.top_k):
-            raise ConfigError(f"--list-length must be an integer >= 10 (the @10 metrics) and >= the job's "
-                              f"top_k {self.config.top_k}, got {self.list_length!r}")
+            raise ConfigError(
+                f"--list-length must be an integer >= 10 (the @10 metrics) and >= the job's "
+                f"top_k {self.config.top_k}, got {self.list_length!r}"
+            )
         if not 0.0 <= self.cold_start_share < 1.0:
             raise ConfigError(f"cold_start_share must be within [0, 1), got {self.cold_start_share!r}")
         if not self.config.input_root:
@@ -69,8 +71,10 @@ class EvalSettings:
         """The run config of the whole span (its window is ``[D - days - history_days, D)``),
         scoring ``list_length`` deep."""
         return self.config.replace(
-            history_days=self.config.history_days + self.days, top_k=self.list_length,
-            generated_at=generated_at or self.config.generated_at, run_id="evaluate",
+            history_days=self.config.history_days + self.days,
+            top_k=self.list_length,
+            generated_at=generated_at or self.config.generated_at,
+            run_id="evaluate",
         )
 
 

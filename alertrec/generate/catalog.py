@@ -33,6 +33,7 @@ from alertrec.generate.spec import WorldSpec
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class _Template:
     """A query template instantiated for one service, shared by every account."""
@@ -58,7 +59,7 @@ class _Template:
             pos = 0
             term = self.terms[term_index]
             for match in _LITERAL_RE.finditer(term):
-                text_parts.append((False, term[pos:match.start()]))
+                text_parts.append((False, term[pos : match.start()]))
                 text_parts.append((True, match.group(1)))
                 pos = match.end()
             text_parts.append((False, term[pos:]))
@@ -159,20 +160,27 @@ def _build_catalog(spec: WorldSpec, rng: np.random.Generator) -> _Catalog:
             if svc:
                 filters.insert(0, {"field": "service", "value": svc})
             payload_tail = (
-                '", "language": ' + json.dumps(recipe.language) + "}, \"filters\": "
-                + json.dumps(filters) + ', "index": ' + json.dumps(recipe.index) + "}"
+                '", "language": '
+                + json.dumps(recipe.language)
+                + '}, "filters": '
+                + json.dumps(filters)
+                + ', "index": '
+                + json.dumps(recipe.index)
+                + "}"
             )
             template_index[key] = len(templates)
-            templates.append(_Template(recipe.language, recipe.index, svc, head, tail, recipe.joiner,
-                                       terms, key, perms, payload_tail))
+            templates.append(
+                _Template(
+                    recipe.language, recipe.index, svc, head, tail, recipe.joiner, terms, key, perms, payload_tail
+                )
+            )
         return template_index[key]
 
     d = 0
     for a in range(n_acc):
         local: dict[tuple[bool, str], int] = {}
 
-        def item_for(recipe: _Dash | _Query, svc: str, a: int = a,
-                     local: dict[tuple[bool, str], int] = local) -> int:
+        def item_for(recipe: _Dash | _Query, svc: str, a: int = a, local: dict[tuple[bool, str], int] = local) -> int:
             nonlocal n_dash_ids_needed
             if isinstance(recipe, _Dash):
                 key = (False, recipe.title.replace("{svc}", svc))
@@ -189,8 +197,9 @@ def _build_catalog(spec: WorldSpec, rng: np.random.Generator) -> _Catalog:
                     dash_titles.append(key[1])
                     n_panels = int(rng.integers(2, 7))
                     types = rng.choice(len(_PANEL_TYPES), size=n_panels)
-                    dash_panels.append(json.dumps(
-                        [{"id": f"p{i + 1}", "type": _PANEL_TYPES[t]} for i, t in enumerate(types)]))
+                    dash_panels.append(
+                        json.dumps([{"id": f"p{i + 1}", "type": _PANEL_TYPES[t]} for i, t in enumerate(types)])
+                    )
                     n_dash_ids_needed += 1
             return local[key]
 
@@ -248,8 +257,15 @@ def _build_catalog(spec: WorldSpec, rng: np.random.Generator) -> _Catalog:
     dash_ids = "dsh-" + _unique_random_strings(rng, n_dash_ids_needed, 8, _HEX)
     dash_payloads = np.empty((len(dash_titles), len(_TIME_RANGES)), dtype=object)
     for i, (dash_id, title, panels) in enumerate(zip(dash_ids, dash_titles, dash_panels)):
-        head = ('{"dashboard": {"id": ' + json.dumps(dash_id) + ', "title": ' + json.dumps(title)
-                + '}, "panels": ' + panels + ', "time_range": ')
+        head = (
+            '{"dashboard": {"id": '
+            + json.dumps(dash_id)
+            + ', "title": '
+            + json.dumps(title)
+            + '}, "panels": '
+            + panels
+            + ', "time_range": '
+        )
         for r, (t_from, t_to) in enumerate(_TIME_RANGES):
             dash_payloads[i, r] = head + json.dumps({"from": t_from, "to": t_to}) + "}"
 

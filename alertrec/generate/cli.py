@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 #: the default ``--end-date``: the day the bundled fixtures are built around
 DEFAULT_END_DATE = "2026-02-01"
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m alertrec.generate world ...``; returns the exit status.
 
@@ -55,8 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             end_date = parse_date(args.end_date)
         except ConfigError as exc:
             raise ConfigError(str(exc).replace("--date", "--end-date", 1)) from None
-        spec = WorldSpec.for_actions(args.actions, end_date, days=args.days, dirt=args.dirt,
-                                     novice_share=args.novice_share, drift=not args.no_drift)
+        spec = WorldSpec.for_actions(
+            args.actions,
+            end_date,
+            days=args.days,
+            dirt=args.dirt,
+            novice_share=args.novice_share,
+            drift=not args.no_drift,
+        )
         generated = generate_world(spec, args.seed)
         write_world(generated, args.out)
     except ConfigError as exc:
@@ -64,7 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     log.info(
         "%d action rows, %d alert rows (%d accounts) written to %s in %.1f s",
-        len(generated.actions), len(generated.alerts), spec.accounts, args.out, time.perf_counter() - started,
+        len(generated.actions),
+        len(generated.alerts),
+        spec.accounts,
+        args.out,
+        time.perf_counter() - started,
     )
     return 0
 

@@ -42,8 +42,7 @@ _DIRT_SHARES = {
 _DIRT_ADDED = _DIRT_SHARES["duplicate"] + _DIRT_SHARES["unknown_action"] + _DIRT_SHARES["orphan"]
 
 
-def _add_dirt(spec: WorldSpec, catalog: _Catalog, firings: _Firings, events: _Events,
-              rng: np.random.Generator) -> None:
+def _add_dirt(spec: WorldSpec, catalog: _Catalog, firings: _Firings, events: _Events, rng: np.random.Generator) -> None:
     """Mutate and extend the clean rows with every kind of dirt of the contract; assign event ids."""
     n = len(events.ts_us)
     total = int(round(spec.dirt * n))
@@ -53,14 +52,14 @@ def _add_dirt(spec: WorldSpec, catalog: _Catalog, firings: _Firings, events: _Ev
 
     def take(k: int) -> np.ndarray:
         nonlocal cursor
-        rows = shuffled[cursor:cursor + k]
+        rows = shuffled[cursor : cursor + k]
         cursor += len(rows)
         return rows
 
     # Mutations of disjoint rows first, then the added rows copy or anchor on others.
     with_fields = np.isin(events.kind[shuffled[cursor:]], (_K_OPEN, _K_DASH, _K_QUERY))
     candidates = shuffled[cursor:][with_fields]
-    missing_rows = candidates[-counts["missing_field"]:] if counts["missing_field"] else candidates[:0]
+    missing_rows = candidates[-counts["missing_field"] :] if counts["missing_field"] else candidates[:0]
     shuffled = shuffled[~np.isin(shuffled, missing_rows)]
     malformed_rows = take(counts["malformed"])
     null_user_rows = take(counts["null_user"])
@@ -97,17 +96,25 @@ def _add_dirt(spec: WorldSpec, catalog: _Catalog, firings: _Firings, events: _Ev
     # Duplicates: same event_id; same dt, a later dt, or a differing payload.
     how = rng.random(len(duplicate_src))
     # another partition: any other of the ts day and the next two (the copy may come first)
-    dup_late = np.where(how < 0.5, events.late_days[duplicate_src],
-                        (events.late_days[duplicate_src] + rng.integers(1, 3, size=len(duplicate_src))) % 3)
+    dup_late = np.where(
+        how < 0.5,
+        events.late_days[duplicate_src],
+        (events.late_days[duplicate_src] + rng.integers(1, 3, size=len(duplicate_src))) % 3,
+    )
     dup_payload = events.payload[duplicate_src].copy()
     differ = np.flatnonzero(how >= 0.8)
     for i in differ:
         dup_payload[i] = _differing_copy(dup_payload[i])
     src = duplicate_src
     events.append(
-        event_id=events.event_id[src], account=events.account[src], user=events.user[src],
-        ts_us=events.ts_us[src], ts_null=events.ts_null[src], action=events.action[src],
-        payload=dup_payload, late_days=dup_late,
+        event_id=events.event_id[src],
+        account=events.account[src],
+        user=events.user[src],
+        ts_us=events.ts_us[src],
+        ts_null=events.ts_null[src],
+        action=events.action[src],
+        payload=dup_payload,
+        late_days=dup_late,
         order_us=events.order_us[src] + rng.integers(1, 30 * _US, size=len(src)),
         kind=np.full(len(src), _K_OTHER, dtype=np.int8),
     )
@@ -117,11 +124,15 @@ def _add_dirt(spec: WorldSpec, catalog: _Catalog, firings: _Firings, events: _Ev
     ts = events.ts_us[anchors] + rng.integers(_US, 60 * _US, size=len(anchors))
     choice = rng.integers(0, len(_UNKNOWN_PAYLOADS), size=len(anchors))
     events.append(
-        event_id=ids[n:n + len(anchors)], account=events.account[anchors], user=events.user[anchors],
-        ts_us=ts, ts_null=np.zeros(len(anchors), dtype=bool),
+        event_id=ids[n : n + len(anchors)],
+        account=events.account[anchors],
+        user=events.user[anchors],
+        ts_us=ts,
+        ts_null=np.zeros(len(anchors), dtype=bool),
         action=np.asarray([a for a, _ in _UNKNOWN_PAYLOADS], dtype=object)[choice],
         payload=np.asarray([p for _, p in _UNKNOWN_PAYLOADS], dtype=object)[choice],
-        late_days=_late_days(spec, len(anchors), rng), order_us=ts,
+        late_days=_late_days(spec, len(anchors), rng),
+        order_us=ts,
         kind=np.full(len(anchors), _K_OTHER, dtype=np.int8),
     )
 
@@ -132,15 +143,18 @@ def _add_dirt(spec: WorldSpec, catalog: _Catalog, firings: _Firings, events: _Ev
     other = rng.integers(0, len(firings.fired_us), size=k)
     other_account = catalog.def_account[firings.definition[other]]
     foreign = (rng.random(k) < 0.2) & (other_account != events.account[anchors])
-    aeid = np.where(foreign, firings.alert_event_ids[other],
-                    "ae-" + _random_strings(rng, k, 14, _HEX) + "x")
+    aeid = np.where(foreign, firings.alert_event_ids[other], "ae-" + _random_strings(rng, k, 14, _HEX) + "x")
     alert_id = np.where(foreign, catalog.def_ids[firings.definition[other]], "alr-unknown")
     events.append(
-        event_id=ids[n + len(unknown_anchor):], account=events.account[anchors],
-        user=events.user[anchors], ts_us=ts, ts_null=np.zeros(k, dtype=bool),
+        event_id=ids[n + len(unknown_anchor) :],
+        account=events.account[anchors],
+        user=events.user[anchors],
+        ts_us=ts,
+        ts_null=np.zeros(k, dtype=bool),
         action=np.full(k, schema.ALERT_OPENED, dtype=object),
         payload='{"alert_event_id": "' + aeid + '", "alert_id": "' + alert_id + '", "source": "ui"}',
-        late_days=_late_days(spec, k, rng), order_us=ts,
+        late_days=_late_days(spec, k, rng),
+        order_us=ts,
         kind=np.full(k, _K_OTHER, dtype=np.int8),
     )
     log.debug("dirt: %s", counts)

@@ -32,8 +32,8 @@ from alertrec.generate.spec import (
 
 log = logging.getLogger(__name__)
 
-def _alerts_frame(spec: WorldSpec, catalog: _Catalog, firings: _Firings,
-                  rng: np.random.Generator) -> pd.DataFrame:
+
+def _alerts_frame(spec: WorldSpec, catalog: _Catalog, firings: _Firings, rng: np.random.Generator) -> pd.DataFrame:
     n = len(firings.fired_us)
     definition = firings.definition
     alert_id = catalog.def_ids[definition].copy()
@@ -57,30 +57,34 @@ def _alerts_frame(spec: WorldSpec, catalog: _Catalog, firings: _Firings,
     order = np.argsort(position, kind="stable")
 
     fired_all = np.concatenate([fired, fired[dup]])[order]
-    frame = pd.DataFrame({
-        schema.ACCOUNT_ID: np.concatenate([account, account[dup]])[order].astype(np.int64),
-        schema.ALERT_EVENT_ID: np.concatenate([aeid, aeid[dup]])[order],
-        schema.ALERT_ID: np.concatenate([alert_id, alert_id[dup]])[order],
-        schema.ALERT_TITLE: np.concatenate([title, dup_title])[order],
-        schema.SEVERITY: np.concatenate([severity, severity[dup]])[order],
-        schema.FIRED_AT: _to_timestamps(fired_all),
-        schema.DT: _day_strings(fired_all // _DAY_US),
-    })
+    frame = pd.DataFrame(
+        {
+            schema.ACCOUNT_ID: np.concatenate([account, account[dup]])[order].astype(np.int64),
+            schema.ALERT_EVENT_ID: np.concatenate([aeid, aeid[dup]])[order],
+            schema.ALERT_ID: np.concatenate([alert_id, alert_id[dup]])[order],
+            schema.ALERT_TITLE: np.concatenate([title, dup_title])[order],
+            schema.SEVERITY: np.concatenate([severity, severity[dup]])[order],
+            schema.FIRED_AT: _to_timestamps(fired_all),
+            schema.DT: _day_strings(fired_all // _DAY_US),
+        }
+    )
     return frame
 
 
 def _actions_frame(catalog: _Catalog, events: _Events) -> pd.DataFrame:
     day = events.ts_us // _DAY_US + events.late_days
     order = np.lexsort((np.arange(len(day)), events.order_us, day))
-    return pd.DataFrame({
-        schema.EVENT_ID: events.event_id[order],
-        schema.ACCOUNT_ID: catalog.account_ids[events.account[order]].astype(np.int64),
-        schema.USER_ID: events.user[order],
-        schema.TS: _to_timestamps(events.ts_us[order], events.ts_null[order]),
-        schema.ACTION: events.action[order],
-        schema.PAYLOAD: events.payload[order],
-        schema.DT: _day_strings(day[order]),
-    })
+    return pd.DataFrame(
+        {
+            schema.EVENT_ID: events.event_id[order],
+            schema.ACCOUNT_ID: catalog.account_ids[events.account[order]].astype(np.int64),
+            schema.USER_ID: events.user[order],
+            schema.TS: _to_timestamps(events.ts_us[order], events.ts_null[order]),
+            schema.ACTION: events.action[order],
+            schema.PAYLOAD: events.payload[order],
+            schema.DT: _day_strings(day[order]),
+        }
+    )
 
 
 def _truth_frame(spec: WorldSpec, catalog: _Catalog, rng: np.random.Generator) -> pd.DataFrame:
@@ -101,7 +105,8 @@ def _truth_frame(spec: WorldSpec, catalog: _Catalog, rng: np.random.Generator) -
                     if is_query and ref not in examples:
                         tmpl = catalog.templates[ref]
                         text = "".join(
-                            str(_literals(value, 1, example_ts, tmpl.svc, rng)[0]) if is_literal
+                            str(_literals(value, 1, example_ts, tmpl.svc, rng)[0])
+                            if is_literal
                             else json.loads(f'"{value}"')
                             for is_literal, value in tmpl.parts(0)
                         )
@@ -139,17 +144,19 @@ def _truth_frame(spec: WorldSpec, catalog: _Catalog, rng: np.random.Generator) -
 def _planned_sessions_frame(catalog: _Catalog, firings: _Firings) -> pd.DataFrame:
     sess = np.flatnonzero(firings.opened)
     definition = firings.definition[sess]
-    return pd.DataFrame({
-        schema.SESSION_ID: firings.session_ids,
-        schema.ACCOUNT_ID: catalog.account_ids[catalog.def_account[definition]].astype(np.int64),
-        schema.USER_ID: catalog.user_ids[firings.user[sess]],
-        NOVICE: firings.novice[sess],
-        schema.ALERT_EVENT_ID: firings.alert_event_ids[sess],
-        schema.ALERT_ID: catalog.def_ids[definition],
-        MODE: firings.mode[sess],
-        PERIOD: firings.period[sess],
-        FOUND: firings.found[sess],
-        schema.RESOLVED: firings.resolved[sess],
-        schema.STARTED_AT: _to_timestamps(firings.open_us[sess]),
-        schema.N_EVENTS: firings.n_events[sess],
-    })
+    return pd.DataFrame(
+        {
+            schema.SESSION_ID: firings.session_ids,
+            schema.ACCOUNT_ID: catalog.account_ids[catalog.def_account[definition]].astype(np.int64),
+            schema.USER_ID: catalog.user_ids[firings.user[sess]],
+            NOVICE: firings.novice[sess],
+            schema.ALERT_EVENT_ID: firings.alert_event_ids[sess],
+            schema.ALERT_ID: catalog.def_ids[definition],
+            MODE: firings.mode[sess],
+            PERIOD: firings.period[sess],
+            FOUND: firings.found[sess],
+            schema.RESOLVED: firings.resolved[sess],
+            schema.STARTED_AT: _to_timestamps(firings.open_us[sess]),
+            schema.N_EVENTS: firings.n_events[sess],
+        }
+    )

@@ -11,6 +11,7 @@ from alertrec import schema
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class _Firings:
     """Firings in time order and the plan of the session opened on each (if any)."""

@@ -54,10 +54,10 @@ def _mean_events_per_firing(spec: WorldSpec, catalog: _Catalog) -> float:
     regular = ~catalog.def_cold
     lens = catalog.mode_len[regular]
     mean_len = float(lens[lens > 0].mean())
-    expert = (1 + _EXPERT_WANDER_P + _EXPERT_FOUND_P * (mean_len - _EXPERT_SKIP_P * 0.5)
-              + _EXPERT_FOUND_P * _EXPERT_RESOLVE_P)
-    novice = (2 + _NOVICE_WANDER_MEAN + _NOVICE_FOUND_P * (mean_len + 1) * 0.75
-              + _NOVICE_FOUND_P * _NOVICE_RESOLVE_P)
+    expert = (
+        1 + _EXPERT_WANDER_P + _EXPERT_FOUND_P * (mean_len - _EXPERT_SKIP_P * 0.5) + _EXPERT_FOUND_P * _EXPERT_RESOLVE_P
+    )
+    novice = 2 + _NOVICE_WANDER_MEAN + _NOVICE_FOUND_P * (mean_len + 1) * 0.75 + _NOVICE_FOUND_P * _NOVICE_RESOLVE_P
     share = float(catalog.user_novice.mean())
     return (1.0 - spec.unopened_share) * (share * novice + (1.0 - share) * expert)
 
@@ -71,8 +71,9 @@ def _simulate_firings(spec: WorldSpec, catalog: _Catalog, rng: np.random.Generat
 
     regular = np.flatnonzero(~catalog.def_cold)
     p = catalog.def_rate[regular] / catalog.def_rate[regular].sum()
-    definition = regular[np.searchsorted(np.cumsum(p), rng.random(n_draw) * p.sum(), side="right")
-                         .clip(0, len(regular) - 1)]
+    definition = regular[
+        np.searchsorted(np.cumsum(p), rng.random(n_draw) * p.sum(), side="right").clip(0, len(regular) - 1)
+    ]
     fired = rng.integers(sim_start, sim_end, size=n_draw, dtype=np.int64)
     plan = _plan_sessions(spec, catalog, definition, fired, np.zeros(n_draw, dtype=bool), rng)
 
@@ -81,18 +82,19 @@ def _simulate_firings(spec: WorldSpec, catalog: _Catalog, rng: np.random.Generat
     cumulative = np.cumsum(plan["n_events"][order])
     keep_n = int(np.searchsorted(cumulative, session_target, side="right"))
     if keep_n == n_draw:
-        log.warning("world is smaller than asked: %d session events for a target of %d",
-                    int(cumulative[-1]), int(session_target))
+        log.warning(
+            "world is smaller than asked: %d session events for a target of %d",
+            int(cumulative[-1]),
+            int(session_target),
+        )
     keep = np.sort(order[:keep_n])
 
     # Cold-start definitions: a few firings in the last days, never opened.
     cold = np.flatnonzero(catalog.def_cold)
     counts = rng.integers(2, 7, size=len(cold))
     cold_def = np.repeat(cold, counts)
-    cold_fired = rng.integers(window_end - spec.cold_start_days * _DAY_US, sim_end,
-                              size=len(cold_def), dtype=np.int64)
-    cold_plan = _plan_sessions(spec, catalog, cold_def, cold_fired, np.ones(len(cold_def), dtype=bool),
-                               rng)
+    cold_fired = rng.integers(window_end - spec.cold_start_days * _DAY_US, sim_end, size=len(cold_def), dtype=np.int64)
+    cold_plan = _plan_sessions(spec, catalog, cold_def, cold_fired, np.ones(len(cold_def), dtype=bool), rng)
 
     all_def = np.concatenate([definition[keep], cold_def])
     all_fired = np.concatenate([fired[keep], cold_fired])
@@ -107,8 +109,14 @@ def _simulate_firings(spec: WorldSpec, catalog: _Catalog, rng: np.random.Generat
     )
 
 
-def _plan_sessions(spec: WorldSpec, catalog: _Catalog, definition: np.ndarray, fired: np.ndarray,
-                   never_opened: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _plan_sessions(
+    spec: WorldSpec,
+    catalog: _Catalog,
+    definition: np.ndarray,
+    fired: np.ndarray,
+    never_opened: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
     """Per firing: mode, whether and by whom it is opened, and the shape of the session."""
     n = len(definition)
     _, window_start, window_end, _ = _sim_range(spec)
@@ -125,13 +133,15 @@ def _plan_sessions(spec: WorldSpec, catalog: _Catalog, definition: np.ndarray, f
     novice = catalog.user_novice[user]
 
     u = rng.random((7, n))
-    n_wander = np.where(novice, 1 + rng.poisson(_NOVICE_WANDER_MEAN, size=n),
-                        (u[0] < _EXPERT_WANDER_P).astype(np.int64))
+    n_wander = np.where(
+        novice, 1 + rng.poisson(_NOVICE_WANDER_MEAN, size=n), (u[0] < _EXPERT_WANDER_P).astype(np.int64)
+    )
     found = np.where(novice, u[1] < _NOVICE_FOUND_P, u[1] < _EXPERT_FOUND_P)
     n_wander = np.where(~novice & ~found, n_wander + 1 + rng.poisson(1.0, size=n), n_wander)
     start = np.where(novice & (u[2] >= 0.5), np.floor(u[3] * length), 0).astype(np.int64)
-    skip = np.where(~novice & (length >= 3) & (u[4] < _EXPERT_SKIP_P),
-                    np.floor(u[5] * (length - 1)), -1).astype(np.int64)
+    skip = np.where(~novice & (length >= 3) & (u[4] < _EXPERT_SKIP_P), np.floor(u[5] * (length - 1)), -1).astype(
+        np.int64
+    )
     n_eff = np.where(found, length - start - (skip >= 0), 0)
     resolved = found & np.where(novice, u[6] < _NOVICE_RESOLVE_P, u[6] < _EXPERT_RESOLVE_P)
     n_events = np.where(opened, 1 + n_wander + n_eff + resolved, 0).astype(np.int64)
@@ -139,15 +149,24 @@ def _plan_sessions(spec: WorldSpec, catalog: _Catalog, definition: np.ndarray, f
     open_us = fired + (delay * _US).astype(np.int64)
     source = rng.integers(0, len(SOURCES), size=n)
     return {
-        "period": period, "mode": mode, "opened": opened, "user": user, "novice": novice,
-        "n_wander": n_wander.astype(np.int64), "found": found, "start": start, "skip": skip,
-        "n_eff": n_eff.astype(np.int64), "resolved": resolved, "n_events": n_events,
-        "open_us": open_us, "source": source,
+        "period": period,
+        "mode": mode,
+        "opened": opened,
+        "user": user,
+        "novice": novice,
+        "n_wander": n_wander.astype(np.int64),
+        "found": found,
+        "start": start,
+        "skip": skip,
+        "n_eff": n_eff.astype(np.int64),
+        "resolved": resolved,
+        "n_events": n_events,
+        "open_us": open_us,
+        "source": source,
     }
 
 
-def _build_events(spec: WorldSpec, catalog: _Catalog, firings: _Firings,
-                  rng: np.random.Generator) -> _Events:
+def _build_events(spec: WorldSpec, catalog: _Catalog, firings: _Firings, rng: np.random.Generator) -> _Events:
     sim_start, _, _, sim_end = _sim_range(spec)
     sess = np.flatnonzero(firings.opened)
     counts = firings.n_events[sess]
@@ -175,8 +194,7 @@ def _build_events(spec: WorldSpec, catalog: _Catalog, firings: _Firings,
     item[eff] = catalog.mode_steps[definition[eff], firings.mode[f[eff]], step]
 
     novice = firings.novice[f]
-    gap_s = rng.lognormal(0.0, _GAP_SIGMA, size=n_session_events) * np.where(
-        novice, _NOVICE_GAP_S, _EXPERT_GAP_S)
+    gap_s = rng.lognormal(0.0, _GAP_SIGMA, size=n_session_events) * np.where(novice, _NOVICE_GAP_S, _EXPERT_GAP_S)
     gap_s = np.clip(gap_s, 1.0, 25 * 60.0)
     long_pause = rng.random(n_session_events) < _LONG_PAUSE_P
     gap_s = np.where(long_pause, rng.uniform(32 * 60.0, 90 * 60.0, size=n_session_events), gap_s)
@@ -189,10 +207,10 @@ def _build_events(spec: WorldSpec, catalog: _Catalog, firings: _Firings,
     # Background: dashboards and queries used outside any investigation.
     n_background = int(round(n_session_events * spec.background_share / (1.0 - spec.background_share)))
     per_account = np.bincount(account, minlength=len(catalog.account_ids)).astype(float) + 1.0
-    bg_account = np.searchsorted(np.cumsum(per_account), rng.random(n_background) * per_account.sum(),
-                                 side="right").clip(0, len(per_account) - 1)
-    bg_user = bg_account * catalog.users_per_account + rng.integers(
-        0, catalog.users_per_account, size=n_background)
+    bg_account = np.searchsorted(
+        np.cumsum(per_account), rng.random(n_background) * per_account.sum(), side="right"
+    ).clip(0, len(per_account) - 1)
+    bg_user = bg_account * catalog.users_per_account + rng.integers(0, catalog.users_per_account, size=n_background)
     bg_ts = rng.integers(sim_start, sim_end, size=n_background, dtype=np.int64)
     bg_item = _wander_items(catalog, bg_account, rng)
 
@@ -210,14 +228,19 @@ def _build_events(spec: WorldSpec, catalog: _Catalog, firings: _Firings,
     ranges = rng.choice(len(_TIME_RANGES), size=len(dash_rows), p=(0.2, 0.45, 0.2, 0.15))
     payload[dash_rows] = catalog.dash_payloads[catalog.item_ref[all_item[dash_rows]], ranges]
     query_rows = np.flatnonzero(kind == _K_QUERY)
-    payload[query_rows] = _query_payloads(catalog.templates, catalog.item_ref[all_item[query_rows]],
-                                          all_ts[query_rows], rng)
+    payload[query_rows] = _query_payloads(
+        catalog.templates, catalog.item_ref[all_item[query_rows]], all_ts[query_rows], rng
+    )
     open_rows = np.flatnonzero(is_open)
     fo = f[open_rows]
     payload[open_rows] = (
-        '{"alert_event_id": "' + firings.alert_event_ids[fo] + '", "alert_id": "'
-        + catalog.def_ids[firings.definition[fo]] + '", "source": "'
-        + np.asarray(SOURCES, dtype=object)[firings.source[fo]] + '"}'
+        '{"alert_event_id": "'
+        + firings.alert_event_ids[fo]
+        + '", "alert_id": "'
+        + catalog.def_ids[firings.definition[fo]]
+        + '", "source": "'
+        + np.asarray(SOURCES, dtype=object)[firings.source[fo]]
+        + '"}'
     )
     resolve_rows = np.flatnonzero(is_resolve)
     payload[resolve_rows] = '{"alert_event_id": "' + firings.alert_event_ids[f[resolve_rows]] + '"}'
@@ -249,8 +272,9 @@ def _wander_items(catalog: _Catalog, account: np.ndarray, rng: np.random.Generat
     return np.where(rng.random(n) < _POPULAR_WANDER_P, popular, anything)
 
 
-def _query_payloads(templates: list[_Template], template: np.ndarray, ts_us: np.ndarray,
-                    rng: np.random.Generator) -> np.ndarray:
+def _query_payloads(
+    templates: list[_Template], template: np.ndarray, ts_us: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Query payloads: each template instantiated with fresh literals, sometimes reordered."""
     n = len(template)
     out = np.empty(n, dtype=object)
@@ -276,8 +300,7 @@ def _literals(kind: str, n: int, ts_us: np.ndarray, svc: str, rng: np.random.Gen
     if kind == "host":
         return "ip-10-0-" + _str(rng.integers(0, 32, n)) + "-" + _str(rng.integers(1, 255, n))
     if kind == "pod":
-        return ((svc or "web") + "-" + _random_strings(rng, n, 6, _HEX) + "-"
-                + _random_strings(rng, n, 5, _ALNUM))
+        return (svc or "web") + "-" + _random_strings(rng, n, 6, _HEX) + "-" + _random_strings(rng, n, 5, _ALNUM)
     if kind == "hex":
         return _random_strings(rng, n, 12, _HEX)
     if kind == "trace":

@@ -36,14 +36,38 @@ NOVICE = "novice"  # bool: the user wanders before finding the effective steps
 FOUND = "found"  # bool: the planned session reaches effective steps
 
 TRUTH_COLUMNS = (
-    schema.ACCOUNT_ID, schema.ALERT_ID, schema.ALERT_TITLE, COLD_START, SIMILAR_TO, MODE, CAUSE,
-    PERIOD, PERIOD_START, PERIOD_END, MODE_WEIGHT, STEP, schema.ITEM_TYPE, schema.ITEM_KEY,
-    schema.ITEM_TITLE, schema.QUERY_LANGUAGE, QUERY_EXAMPLE,
+    schema.ACCOUNT_ID,
+    schema.ALERT_ID,
+    schema.ALERT_TITLE,
+    COLD_START,
+    SIMILAR_TO,
+    MODE,
+    CAUSE,
+    PERIOD,
+    PERIOD_START,
+    PERIOD_END,
+    MODE_WEIGHT,
+    STEP,
+    schema.ITEM_TYPE,
+    schema.ITEM_KEY,
+    schema.ITEM_TITLE,
+    schema.QUERY_LANGUAGE,
+    QUERY_EXAMPLE,
 )
 USER_COLUMNS = (schema.ACCOUNT_ID, schema.USER_ID, NOVICE)
 PLANNED_SESSION_COLUMNS = (
-    schema.SESSION_ID, schema.ACCOUNT_ID, schema.USER_ID, NOVICE, schema.ALERT_EVENT_ID,
-    schema.ALERT_ID, MODE, PERIOD, FOUND, schema.RESOLVED, schema.STARTED_AT, schema.N_EVENTS,
+    schema.SESSION_ID,
+    schema.ACCOUNT_ID,
+    schema.USER_ID,
+    NOVICE,
+    schema.ALERT_EVENT_ID,
+    schema.ALERT_ID,
+    MODE,
+    PERIOD,
+    FOUND,
+    schema.RESOLVED,
+    schema.STARTED_AT,
+    schema.N_EVENTS,
 )
 
 
@@ -116,17 +140,22 @@ class WorldSpec:
         if not isinstance(self.end_date, dt.date) or isinstance(self.end_date, dt.datetime):
             raise ConfigError(f"end_date must be a datetime.date, got {self.end_date!r}")
         for name, low in (
-            ("days", 1), ("accounts", 1), ("definitions_per_account", 1),
-            ("users_per_account", 1), ("target_actions", 100), ("cold_start_per_account", 0),
-            ("cold_start_days", 1), ("lookback_days", 0), ("drift_periods", 1),
+            ("days", 1),
+            ("accounts", 1),
+            ("definitions_per_account", 1),
+            ("users_per_account", 1),
+            ("target_actions", 100),
+            ("cold_start_per_account", 0),
+            ("cold_start_days", 1),
+            ("lookback_days", 0),
+            ("drift_periods", 1),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"WorldSpec.{name} must be an integer >= {low}, got {value!r}")
         if self.definitions_per_account > _MAX_DEFINITIONS:
             raise ConfigError(
-                f"WorldSpec.definitions_per_account must be <= {_MAX_DEFINITIONS}, "
-                f"got {self.definitions_per_account}"
+                f"WorldSpec.definitions_per_account must be <= {_MAX_DEFINITIONS}, got {self.definitions_per_account}"
             )
         if self.cold_start_per_account > self.definitions_per_account:
             raise ConfigError("WorldSpec.cold_start_per_account cannot exceed definitions_per_account")

@@ -17,6 +17,7 @@ from alertrec.generate.spec import NOVICE, World, WorldSpec
 
 log = logging.getLogger(__name__)
 
+
 def generate_world(spec: WorldSpec, seed: int) -> World:
     """Generate a world: alerts, actions and the planted structure.
 
@@ -41,15 +42,22 @@ def generate_world(spec: WorldSpec, seed: int) -> World:
     alerts = _alerts_frame(spec, catalog, firings, rng)
     actions = _actions_frame(catalog, events)
     truth = _truth_frame(spec, catalog, rng)
-    users = pd.DataFrame({
-        schema.ACCOUNT_ID: np.repeat(catalog.account_ids, catalog.users_per_account),
-        schema.USER_ID: catalog.user_ids,
-        NOVICE: catalog.user_novice,
-    })
+    users = pd.DataFrame(
+        {
+            schema.ACCOUNT_ID: np.repeat(catalog.account_ids, catalog.users_per_account),
+            schema.USER_ID: catalog.user_ids,
+            NOVICE: catalog.user_novice,
+        }
+    )
     planned = _planned_sessions_frame(catalog, firings)
     log.info(
         "generated %d action rows, %d alert rows, %d planned sessions for %d accounts in %.2f s",
-        len(actions), len(alerts), len(planned), spec.accounts, time.perf_counter() - started,
+        len(actions),
+        len(alerts),
+        len(planned),
+        spec.accounts,
+        time.perf_counter() - started,
     )
-    return World(spec=spec, seed=seed, alerts=alerts, actions=actions, truth=truth, users=users,
-                 planned_sessions=planned)
+    return World(
+        spec=spec, seed=seed, alerts=alerts, actions=actions, truth=truth, users=users, planned_sessions=planned
+    )

@@ -37,13 +37,11 @@ def write_world(world: World, root: str | Path) -> None:
     """
     root = Path(root)
     _write_dataset(world.alerts, schema.ALERT_COLUMNS, schema.ALERTS_ARROW, root / schema.DATASET_ALERTS)
-    _write_dataset(world.actions, schema.ACTION_COLUMNS, schema.ACTIONS_ARROW,
-                   root / schema.DATASET_ACTIONS)
+    _write_dataset(world.actions, schema.ACTION_COLUMNS, schema.ACTIONS_ARROW, root / schema.DATASET_ACTIONS)
     log.info("wrote %d alert rows and %d action rows under %s", len(world.alerts), len(world.actions), root)
 
 
-def _write_dataset(frame: pd.DataFrame, columns: Sequence[str], arrow_schema: pa.Schema,
-                   folder: Path) -> None:
+def _write_dataset(frame: pd.DataFrame, columns: Sequence[str], arrow_schema: pa.Schema, folder: Path) -> None:
     for day, part in frame.groupby(schema.DT, sort=True):
         table = pa.Table.from_pandas(part[list(columns)], schema=arrow_schema, preserve_index=False)
         table = table.replace_schema_metadata(None)

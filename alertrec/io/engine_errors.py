@@ -34,19 +34,27 @@ _FILE = re.compile(
 _INPUT_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), problem)
     for pattern, problem in (
-        (r"FileNotFoundException|FILE_NOT_EXIST|PATH_NOT_FOUND|No such file or directory|NoSuchKey",
-         "it does not exist (it was removed or rewritten while the run read it)"),
-        (r"is not a Parquet file|expected magic number|Parquet magic bytes not found|CANNOT_READ_FILE_FOOTER"
-         r"|Could not read footer|Parquet file size is|Could not open Parquet input source|minimum file footer",
-         "it is not a Parquet file or is truncated"),
-        (r"SchemaColumnConvertNotSupported|PARQUET_COLUMN_DATA_TYPE_MISMATCH|PARQUET_TYPE_ILLEGAL"
-         r"|PARQUET_CONVERSION_FAILURE|Parquet column cannot be converted|CANNOT_MERGE_SCHEMAS"
-         r"|CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE|Unable to create Parquet converter",
-         "a column's type does not match the data contract or the other files"),
-        (r"ParquetDecodingException|Can not read value at|CorruptedData|corrupt|decompress|Snappy|ZSTD|"
-         r"Unexpected end of stream|EOFException|BufferUnderflow|invalid (?:page|block|dictionary)|"
-         r"Couldn't deserialize thrift|DataTruncated|Malformed|FAILED_READ_FILE|CANNOT_READ_FILE",
-         "it is damaged (its data cannot be decoded)"),
+        (
+            r"FileNotFoundException|FILE_NOT_EXIST|PATH_NOT_FOUND|No such file or directory|NoSuchKey",
+            "it does not exist (it was removed or rewritten while the run read it)",
+        ),
+        (
+            r"is not a Parquet file|expected magic number|Parquet magic bytes not found|CANNOT_READ_FILE_FOOTER"
+            r"|Could not read footer|Parquet file size is|Could not open Parquet input source|minimum file footer",
+            "it is not a Parquet file or is truncated",
+        ),
+        (
+            r"SchemaColumnConvertNotSupported|PARQUET_COLUMN_DATA_TYPE_MISMATCH|PARQUET_TYPE_ILLEGAL"
+            r"|PARQUET_CONVERSION_FAILURE|Parquet column cannot be converted|CANNOT_MERGE_SCHEMAS"
+            r"|CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE|Unable to create Parquet converter",
+            "a column's type does not match the data contract or the other files",
+        ),
+        (
+            r"ParquetDecodingException|Can not read value at|CorruptedData|corrupt|decompress|Snappy|ZSTD|"
+            r"Unexpected end of stream|EOFException|BufferUnderflow|invalid (?:page|block|dictionary)|"
+            r"Couldn't deserialize thrift|DataTruncated|Malformed|FAILED_READ_FILE|CANNOT_READ_FILE",
+            "it is damaged (its data cannot be decoded)",
+        ),
         (r"invalid utf-?8|Wrapping .* failed|UnicodeDecodeError", "it holds text that is not valid UTF-8"),
     )
 )
@@ -95,7 +103,7 @@ def _safe_str(exc: BaseException) -> str:
 def _first_meaningful_line(text: str) -> str:
     for line in text.strip().splitlines():
         line = _CALLING.sub("", line.strip())
-        if line and not line.startswith(("at ", "JVM stacktrace", "Traceback", "File \"")):
+        if line and not line.startswith(("at ", "JVM stacktrace", "Traceback", 'File "')):
             return line
     return ""
 
@@ -157,14 +165,18 @@ def input_problem(exc: BaseException, what: str = "reading the input") -> InputE
             cause = one_line(exc)
             if match:
                 path = match.group(1).rstrip(".")
-                return InputError(_clip(
-                    f"input file {path} cannot be read while {what}: {problem} ({cause}); "
-                    "re-export or remove that file, then rerun"
-                ))
-            return InputError(_clip(
-                f"the input cannot be read while {what}: {problem} ({cause}); "
-                "check the input files of the run's partitions (-v shows the engine's trace)"
-            ))
+                return InputError(
+                    _clip(
+                        f"input file {path} cannot be read while {what}: {problem} ({cause}); "
+                        "re-export or remove that file, then rerun"
+                    )
+                )
+            return InputError(
+                _clip(
+                    f"the input cannot be read while {what}: {problem} ({cause}); "
+                    "check the input files of the run's partitions (-v shows the engine's trace)"
+                )
+            )
     return None
 
 

@@ -189,17 +189,19 @@ def register_partition(target: GlueTarget, storage: S3Storage, day: dt.date) -> 
         except Exception as exc2:
             raise OutputError(f"cannot update {schema.DT}={day} in Glue table {target}: {aws.describe(exc2)}") from exc2
     log.info("registered %s=%s in Glue table %s (%s)", schema.DT, day, target, location)
-    return {"table": str(target), "partition": f"{schema.DT}={day.isoformat()}", "location": location,
-            "table_created": created}
+    return {
+        "table": str(target),
+        "partition": f"{schema.DT}={day.isoformat()}",
+        "location": location,
+        "table_created": created,
+    }
 
 
 def unregister_partition(target: GlueTarget, storage: S3Storage, day: dt.date) -> bool:
     """Remove partition ``dt=D`` from the table if it is there; True when one was removed."""
     client = _client(storage)
     try:
-        client.delete_partition(
-            DatabaseName=target.database, TableName=target.table, PartitionValues=[day.isoformat()]
-        )
+        client.delete_partition(DatabaseName=target.database, TableName=target.table, PartitionValues=[day.isoformat()])
     except Exception as exc:
         if aws.is_entity_not_found(exc):  # no such partition, table or database
             return False

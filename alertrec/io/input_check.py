@@ -46,8 +46,29 @@ _MAGIC = b"PAR1"
 DATA_EXTENSIONS = (".parquet", ".parq", ".pq")
 #: extensions of files that are plainly not data: skipped without being opened
 NON_DATA_EXTENSIONS = (
-    ".txt", ".crc", ".json", ".md", ".csv", ".tsv", ".log", ".yaml", ".yml", ".xml", ".html",
-    ".tmp", ".bak", ".swp", ".orc", ".avro", ".gz", ".zip", ".sh", ".py", ".ini", ".cfg", ".conf",
+    ".txt",
+    ".crc",
+    ".json",
+    ".md",
+    ".csv",
+    ".tsv",
+    ".log",
+    ".yaml",
+    ".yml",
+    ".xml",
+    ".html",
+    ".tmp",
+    ".bak",
+    ".swp",
+    ".orc",
+    ".avro",
+    ".gz",
+    ".zip",
+    ".sh",
+    ".py",
+    ".ini",
+    ".cfg",
+    ".conf",
 )
 #: what each contract column must be: "int64", "string" or "timestamp"
 CONTRACT_KINDS = {
@@ -66,8 +87,13 @@ CONTRACT_KINDS = {
 _EXPECTED = {"int64": "int64", "string": "string", "timestamp": "timestamp[us, tz=UTC]"}
 # the Spark type each accepted Arrow integer type is read as
 _SPARK_INT = {
-    pa.int8(): "tinyint", pa.int16(): "smallint", pa.int32(): "int", pa.int64(): "bigint",
-    pa.uint8(): "smallint", pa.uint16(): "int", pa.uint32(): "bigint",
+    pa.int8(): "tinyint",
+    pa.int16(): "smallint",
+    pa.int32(): "int",
+    pa.int64(): "bigint",
+    pa.uint8(): "smallint",
+    pa.uint16(): "int",
+    pa.uint32(): "bigint",
 }
 DEFAULT_THREADS = 8
 
@@ -157,7 +183,7 @@ def _partitions(base: str, dt_from: str, dt_to: str) -> tuple[list[str], list[st
     prefix = f"{s.DT}="
     for entry in os.scandir(base):
         if entry.is_dir() and entry.name.startswith(prefix):
-            day = entry.name[len(prefix):]
+            day = entry.name[len(prefix) :]
             if len(day) == 10 and day[4] == "-" and day[7] == "-":
                 found.append(day)
     found.sort()
@@ -347,6 +373,12 @@ def check_dataset(
         )
     files.sort(key=lambda f: f.path)
     skipped.sort(key=lambda e: e["file"])
-    log.info("checked %s: %d partition(s), %d data file(s), %d row(s), %d skipped",
-             base, len(chosen), len(files), sum(f.rows for f in files), len(skipped))
+    log.info(
+        "checked %s: %d partition(s), %d data file(s), %d row(s), %d skipped",
+        base,
+        len(chosen),
+        len(files),
+        sum(f.rows for f in files),
+        len(skipped),
+    )
     return DatasetCheck(name=name, base=base, partitions=chosen, files=files, skipped=skipped)

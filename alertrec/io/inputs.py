@@ -62,8 +62,13 @@ _CONTRACT_TYPES = {
 }
 # the Spark type of each signature name of alertrec.io.input_check
 _SIGNATURE_TYPES = {
-    "tinyint": T.ByteType(), "smallint": T.ShortType(), "int": T.IntegerType(), "bigint": T.LongType(),
-    "string": T.StringType(), "timestamp": T.TimestampType(), "timestamp_ntz": T.TimestampNTZType(),
+    "tinyint": T.ByteType(),
+    "smallint": T.ShortType(),
+    "int": T.IntegerType(),
+    "bigint": T.LongType(),
+    "string": T.StringType(),
+    "timestamp": T.TimestampType(),
+    "timestamp_ntz": T.TimestampNTZType(),
     "nanos": T.LongType(),
 }
 #: the Spark SQL setting that lets Spark read Parquet TIMESTAMP(NANOS) (as a long of nanoseconds)
@@ -114,9 +119,7 @@ def read_inputs(spark: SparkSession, config: Config) -> tuple[DataFrame, DataFra
         if local is None and root.startswith("s3://") and _is_local_master(spark, config):
             from alertrec.io.s3_input import copy_window
 
-            local = copy_window(
-                root, ranges, cache_dir=config.input_cache_dir, max_bytes=config.input_cache_bytes
-            )
+            local = copy_window(root, ranges, cache_dir=config.input_cache_dir, max_bytes=config.input_cache_bytes)
             info["local_copy"] = local
         if local is not None:
             if not os.path.isdir(local):
@@ -169,9 +172,7 @@ def _read_checked(
     base = os.path.join(local_root, name)
     shown = f"{root}/{name}"
     if not os.path.isdir(base):
-        raise InputError(
-            f"{root} has no {name}/ folder: expected Hive-partitioned Parquet at {shown}/dt=YYYY-MM-DD/"
-        )
+        raise InputError(f"{root} has no {name}/ folder: expected Hive-partitioned Parquet at {shown}/dt=YYYY-MM-DD/")
     check = check_dataset(base, name, columns, dt_from, dt_to)
     groups: dict[tuple[tuple[str, str], ...], list[CheckedFile]] = defaultdict(list)
     for checked in check.files:
@@ -189,10 +190,20 @@ def _read_checked(
         parts.append(_conform(frame, name, shown, columns, dict(signature)))
     frame = functools.reduce(lambda a, b: a.unionByName(b), parts)
     if len(parts) > 1:
-        log.info("%s: %d groups of files with different accepted column types, each cast to the contract's",
-                 shown, len(parts))
-    log.info("reading %s: %d partitions, dt %s..%s, %d files, %d rows",
-             shown, len(check.partitions), check.partitions[0], check.partitions[-1], len(check.files), check.rows)
+        log.info(
+            "%s: %d groups of files with different accepted column types, each cast to the contract's",
+            shown,
+            len(parts),
+        )
+    log.info(
+        "reading %s: %d partitions, dt %s..%s, %d files, %d rows",
+        shown,
+        len(check.partitions),
+        check.partitions[0],
+        check.partitions[-1],
+        len(check.files),
+        check.rows,
+    )
     return frame, {
         "path": shown,
         "dt_from": dt_from,
@@ -283,8 +294,7 @@ def _conform(
         missing.append(s.DT)
     if missing:
         raise InputError(
-            f"{name} at {base} lacks column(s) {', '.join(missing)} of the data contract "
-            f"(found: {', '.join(types)})"
+            f"{name} at {base} lacks column(s) {', '.join(missing)} of the data contract (found: {', '.join(types)})"
         )
     signature = signature or {}
     wrong = [

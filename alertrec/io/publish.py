@@ -211,9 +211,7 @@ def _chunks(tables: Iterable[pa.Table]) -> Iterator[pa.Table]:
         yield pa.concat_tables(pending).combine_chunks()
 
 
-def publish_day(
-    storage: Storage, table: pa.Table | Iterable[pa.Table], day: dt.date, run_id: str
-) -> PublishResult:
+def publish_day(storage: Storage, table: pa.Table | Iterable[pa.Table], day: dt.date, run_id: str) -> PublishResult:
     """Publish ``table`` as day ``day`` of ``ROOT/recommendations``, replacing that day whole.
 
     Parameters
@@ -282,9 +280,7 @@ def publish_day(
         raise
     except OutputError as exc:
         state = (
-            "the day may still hold the previous run"
-            if step.endswith("(step 1 of 4)")
-            else "the day is not published"
+            "the day may still hold the previous run" if step.endswith("(step 1 of 4)") else "the day is not published"
         )
         raise PublishError(
             f"publishing {storage.url(folder)} failed while {step}: {exc}; {state}; run the day again"

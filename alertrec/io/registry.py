@@ -123,12 +123,16 @@ def read_registry(storage: Storage, validate: Validate) -> RegistryRead:
         table = pq.read_table(pa.BufferReader(storage.read_bytes(rel)))
         frame = validate(table.to_pandas())
     except RegistryError as exc:
-        raise RegistryError(f"the query registry {url} is corrupt: {exc}; restore it or delete "
-                            f"{storage.url(REGISTRY_DIR)} to rebuild it") from None
+        raise RegistryError(
+            f"the query registry {url} is corrupt: {exc}; restore it or delete "
+            f"{storage.url(REGISTRY_DIR)} to rebuild it"
+        ) from None
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise RegistryError(f"the query registry {url} cannot be read ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}); restore it or delete "
-                            f"{storage.url(REGISTRY_DIR)} to rebuild it") from None
+        raise RegistryError(
+            f"the query registry {url} cannot be read ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); restore it or delete "
+            f"{storage.url(REGISTRY_DIR)} to rebuild it"
+        ) from None
     log.info("query registry %s: %d forms", url, len(frame))
     return RegistryRead(frame, number, url)
 
@@ -177,8 +181,10 @@ def write_registry(
             break
         except LockHeldError:
             if time.monotonic() > deadline:
-                raise RegistryError(f"the query registry's lock {storage.url(REGISTRY_LOCK)} was held for more "
-                                    f"than {wait_s:.0f} s by another run; rerun when it is done") from None
+                raise RegistryError(
+                    f"the query registry's lock {storage.url(REGISTRY_LOCK)} was held for more "
+                    f"than {wait_s:.0f} s by another run; rerun when it is done"
+                ) from None
             time.sleep(1.0)
     try:
         current = read_registry(storage, validate)

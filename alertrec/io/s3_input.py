@@ -50,8 +50,10 @@ _TMP = ".part-"
 
 def cache_root(cache_dir: str | None = None) -> str:
     """The cache folder: ``cache_dir``, else ``alertrec-input-cache`` under the system temp dir."""
-    return os.path.abspath(os.path.expanduser(cache_dir)) if cache_dir else os.path.join(
-        tempfile.gettempdir(), CACHE_DIR_NAME
+    return (
+        os.path.abspath(os.path.expanduser(cache_dir))
+        if cache_dir
+        else os.path.join(tempfile.gettempdir(), CACHE_DIR_NAME)
     )
 
 
@@ -68,9 +70,9 @@ def _day_folders(client: Any, bucket: str, prefix: str, dataset: str) -> list[st
     days: list[str] = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base, Delimiter="/"):
         for common in page.get("CommonPrefixes", []):
-            name = common["Prefix"][len(base):].strip("/")
+            name = common["Prefix"][len(base) :].strip("/")
             if name.startswith(f"{s.DT}="):
-                days.append(name[len(s.DT) + 1:])
+                days.append(name[len(s.DT) + 1 :])
     return sorted(days)
 
 
@@ -116,7 +118,7 @@ def _sync_day(client: Any, bucket: str, key_prefix: str, folder: str, meta_path:
     meta = _read_json(meta_path)
     wanted: dict[str, dict[str, Any]] = {}
     for obj in objects:
-        rel = obj["key"][len(key_prefix):].lstrip("/")
+        rel = obj["key"][len(key_prefix) :].lstrip("/")
         if not rel or any(part in ("", ".", "..") for part in rel.split("/")):
             continue
         wanted[rel] = obj
@@ -207,7 +209,7 @@ def copy_window(
             remote = [d for d in _day_folders(client, bucket, prefix, dataset) if dt_from <= d <= dt_to]
             jobs.extend((dataset, day) for day in remote)
             for entry in os.scandir(os.path.join(local, dataset)):  # days gone from S3 leave the copy
-                day = entry.name[len(s.DT) + 1:]
+                day = entry.name[len(s.DT) + 1 :]
                 if entry.name.startswith(f"{s.DT}=") and dt_from <= day <= dt_to and day not in remote:
                     shutil.rmtree(entry.path, ignore_errors=True)
     except OSError as exc:
@@ -219,7 +221,10 @@ def copy_window(
         dataset, day = job
         key_prefix = "/".join(p for p in (prefix, dataset, f"{s.DT}={day}") if p) + "/"
         return _sync_day(
-            client, bucket, key_prefix, os.path.join(local, dataset, f"{s.DT}={day}"),
+            client,
+            bucket,
+            key_prefix,
+            os.path.join(local, dataset, f"{s.DT}={day}"),
             os.path.join(local, _META_DIR, dataset, f"{s.DT}={day}.json"),
         )
 
@@ -232,8 +237,15 @@ def copy_window(
         raise InputError(f"cannot copy the input {root}: {_s3_reason(exc)}") from exc
     downloaded = sum(c[0] for c in counts)
     kept = sum(c[1] for c in counts)
-    log.info("copied %d day(s) of %s into %s: %d file(s) downloaded, %d already cached (%.1f s)",
-             len(jobs), root, local, downloaded, kept, time.monotonic() - started)
+    log.info(
+        "copied %d day(s) of %s into %s: %d file(s) downloaded, %d already cached (%.1f s)",
+        len(jobs),
+        root,
+        local,
+        downloaded,
+        kept,
+        time.monotonic() - started,
+    )
     _touch_and_evict(cache, local, jobs, max_bytes)
     return local
 
@@ -269,8 +281,12 @@ def _touch_and_evict(cache: str, local: str, jobs: list[tuple[str, str]], max_by
         days.pop(folder)
         log.info("input cache: evicted %s (least recently used)", folder)
     if total > max_bytes:
-        log.warning("input cache %s holds %d bytes, more than its bound of %d: the run's window alone is that big",
-                    cache, total, max_bytes)
+        log.warning(
+            "input cache %s holds %d bytes, more than its bound of %d: the run's window alone is that big",
+            cache,
+            total,
+            max_bytes,
+        )
     index["days"] = days
     try:
         _write_json(index_path, index)

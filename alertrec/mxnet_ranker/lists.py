@@ -33,12 +33,21 @@ class ListData:
         self.tensors: tuple | None = None
 
     @classmethod
-    def build(cls, lists: pd.DataFrame, scaling: dict[str, list[float]], max_candidates: int) -> "ListData":
+    def build(cls, lists: pd.DataFrame, scaling: dict[str, list[float]], max_candidates: int) -> ListData:
         n_feat = len(F.FEATURE_COLUMNS)
         if lists.empty:
             z = np.zeros((0, max_candidates), dtype=np.float32)
-            return cls(np.zeros((0, max_candidates, n_feat), np.float32), z, z, z, np.zeros(0, np.float32),
-                       np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
+            return cls(
+                np.zeros((0, max_candidates, n_feat), np.float32),
+                z,
+                z,
+                z,
+                np.zeros(0, np.float32),
+                np.zeros(0),
+                np.zeros(0, np.int64),
+                np.zeros(0),
+                np.zeros(0, bool),
+            )
         list_id = lists[F.LIST_ID].to_numpy(dtype=np.int64)
         n_lists = int(list_id.max()) + 1
         pos = lists.groupby(F.LIST_ID, sort=False).cumcount().to_numpy()
@@ -54,8 +63,17 @@ class ListData:
         head = lists.drop_duplicates(F.LIST_ID).sort_values(F.LIST_ID)
         sessions = head[F.LIST_WEIGHT].to_numpy(dtype=np.float64)
         weight = np.sqrt(sessions).astype(np.float32)  # busy definitions count more, but not linearly
-        return cls(x, prior, mask, gain, weight, sessions, head[S.ACCOUNT_ID].to_numpy(dtype=np.int64),
-                   head[F.CUTOFF].to_numpy(dtype=np.float64), head[F.COLD].to_numpy(dtype=bool))
+        return cls(
+            x,
+            prior,
+            mask,
+            gain,
+            weight,
+            sessions,
+            head[S.ACCOUNT_ID].to_numpy(dtype=np.int64),
+            head[F.CUTOFF].to_numpy(dtype=np.float64),
+            head[F.COLD].to_numpy(dtype=bool),
+        )
 
 
 def feature_scaling(lists: pd.DataFrame) -> dict[str, list[float]]:

@@ -95,7 +95,7 @@ class ListScorer(gluon.HybridBlock):
             self.out = gluon.nn.Dense(1, flatten=False, weight_initializer=mx.init.Zero())
             self.prior_scale = self.params.get("prior_scale", shape=(1,), init=mx.init.Constant(prior_init))
 
-    def hybrid_forward(self, F_, x, prior, prior_scale):  # noqa: N803 - gluon's signature
+    def hybrid_forward(self, F_, x, prior, prior_scale):
         mlp = F_.squeeze(self.out(self.body(x)), axis=-1)
         return mlp + F_.broadcast_mul(prior, prior_scale)
 
@@ -111,8 +111,14 @@ def new_net(hidden: tuple[int, ...], seed: int, n_features: int) -> ListScorer:
 
 
 def train(
-    net: ListScorer, data: ListData, lists: np.ndarray, epochs: int, lr: float, weight_decay: float,
-    batch_lists: int, seed: int,
+    net: ListScorer,
+    data: ListData,
+    lists: np.ndarray,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_lists: int,
+    seed: int,
 ) -> list[float]:
     """Minimize the weighted listwise softmax cross-entropy; returns the loss per epoch."""
     if len(lists) == 0 or epochs <= 0:
@@ -127,7 +133,7 @@ def train(
         order = lists[rng.permutation(len(lists))]
         total, weight = 0.0, 0.0
         for start in range(0, len(order), batch_lists):
-            batch = take_lists(data, np.sort(order[start:start + batch_lists]))
+            batch = take_lists(data, np.sort(order[start : start + batch_lists]))
             with autograd.record():
                 loss = objective(*batch)
             loss.backward()
@@ -155,7 +161,7 @@ class _ListLoss(gluon.HybridBlock):
         super().__init__(**kwargs)
         self.net = net
 
-    def hybrid_forward(self, F_, x, prior, mask, gain, weight):  # noqa: N803 - gluon's signature
+    def hybrid_forward(self, F_, x, prior, mask, gain, weight):
         logits = self.net(x, prior) * mask + (1.0 - mask) * _MASK_LOGIT
         logp = F_.log_softmax(logits, axis=1)
         per_list = -F_.sum(gain * logp * mask, axis=1)
@@ -257,14 +263,16 @@ def train_next_step_scorer(
             order = rng.permutation(n_lists)
             total = 0.0
             for start in range(0, n_lists, batch_lists):
-                rows = _nd(np.sort(order[start:start + batch_lists]))
+                rows = _nd(np.sort(order[start : start + batch_lists]))
                 batch = tuple(mx.nd.take(a, rows, axis=0) for a in arrays)
                 with autograd.record():
                     loss = objective(*batch)
                 loss.backward()
                 trainer.step(1)
-                total += float(loss.asscalar()) * len(order[start:start + batch_lists])
+                total += float(loss.asscalar()) * len(order[start : start + batch_lists])
             losses.append(total / n_lists)
-    layers = [(d.weight.data().asnumpy().astype(np.float32), d.bias.data().asnumpy().astype(np.float32))
-              for d in list(net.body) + [net.out]]
+    layers = [
+        (d.weight.data().asnumpy().astype(np.float32), d.bias.data().asnumpy().astype(np.float32))
+        for d in [*list(net.body), net.out]
+    ]
     return {"layers": layers, "prior_scale": float(net.prior_scale.data().asnumpy()[0]), "losses": losses}

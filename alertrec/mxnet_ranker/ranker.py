@@ -145,7 +145,7 @@ class MXNetRanker(Ranker):
         self.cold_copies = cold_copies
         self.min_account_sessions = min_account_sessions
         self.account_epochs = account_epochs
-        self.gains = tuple(gains)
+        self.gains: tuple[float, float, float] = (float(gains[0]), float(gains[1]), float(gains[2]))
         self.feature_params = feature_params
         self.seed = seed
 
@@ -157,7 +157,7 @@ class MXNetRanker(Ranker):
         fired: pd.DataFrame,
         config: Config,
         clusters: Any = None,
-    ) -> "MXNetRanker":
+    ) -> MXNetRanker:
         """Train on the window's investigations and prepare the serving features.
 
         Parameters
@@ -195,12 +195,17 @@ class MXNetRanker(Ranker):
         with this ranker's settings; pure, nothing is stored. ``items`` normalized."""
         params = F.FeatureParams.from_config(config, **(self.feature_params or {}))
         return F.training_lists(
-            F.session_items(sessions, items), pd.Timestamp(config.window_start), pd.Timestamp(config.window_end),
-            params, train_days=self.train_days, cold_copies=self.cold_copies, assignments=_assignments(clusters),
+            F.session_items(sessions, items),
+            pd.Timestamp(config.window_start),
+            pd.Timestamp(config.window_end),
+            params,
+            train_days=self.train_days,
+            cold_copies=self.cold_copies,
+            assignments=_assignments(clusters),
             gains=self.gains,
         )
 
-    def fit_shared(self, lists: pd.DataFrame, config: Config) -> "MXNetRanker":
+    def fit_shared(self, lists: pd.DataFrame, config: Config) -> MXNetRanker:
         """Train the shared model (and the feature scaling) on ``lists`` of any accounts.
 
         Parameters
@@ -224,7 +229,7 @@ class MXNetRanker(Ranker):
         shared = self._new_net(seed)
         losses = self._train(shared, data, np.arange(data.n_lists), self.epochs, self.learning_rate, seed)
         self.nets_: dict[Any, ListScorer] = {SHARED: shared}
-        self.training_ = {
+        self.training_: dict[str, Any] = {
             "lists": int(data.n_lists),
             "rows": int(len(lists)),
             "labelled_sessions": int(data.weight_sessions[~data.cold].sum()) if data.n_lists else 0,
@@ -232,8 +237,13 @@ class MXNetRanker(Ranker):
             "account_models": [],
         }
         self.version_ = self._version()
-        log.info("mxnet shared model %s: %d training lists (%d rows), final loss %s",
-                 self.version_, data.n_lists, len(lists), f"{losses[-1]:.4f}" if losses else "n/a")
+        log.info(
+            "mxnet shared model %s: %d training lists (%d rows), final loss %s",
+            self.version_,
+            data.n_lists,
+            len(lists),
+            f"{losses[-1]:.4f}" if losses else "n/a",
+        )
         return self
 
     def fit_account(
@@ -244,7 +254,7 @@ class MXNetRanker(Ranker):
         items: pd.DataFrame,
         config: Config,
         clusters: Any = None,
-    ) -> "MXNetRanker":
+    ) -> MXNetRanker:
         """One account's model, fine-tuned from the shared one, and its serving history.
 
         Needs the shared model (:meth:`fit_shared` or :meth:`from_files`). The account gets
@@ -274,8 +284,11 @@ class MXNetRanker(Ranker):
         data = ListData.build(lists, self.scaling_, self.feature_params_.max_candidates)
         own = self._account_models(self.nets_[SHARED], data, self._seed())
         self.nets_.update({int(k): v for k, v in own.items() if int(k) == int(account_id)})
-        self.training_ = {**getattr(self, "training_", {}), "account_models": sorted(int(a) for a in own),
-                          "account_lists": int(data.n_lists)}
+        self.training_ = {
+            **getattr(self, "training_", {}),
+            "account_models": sorted(int(a) for a in own),
+            "account_lists": int(data.n_lists),
+        }
         self._serving_history(F.session_items(sessions, items), _assignments(clusters))
         self.version_ = self._version()
         return self
@@ -290,7 +303,7 @@ class MXNetRanker(Ranker):
         fired: pd.DataFrame,
         config: Config,
         clusters: Any = None,
-    ) -> "MXNetRanker":
+    ) -> MXNetRanker:
         """Prepare the serving features of a window without training (a loaded model).
 
         Same arguments as :meth:`fit`; the trained networks and encodings are kept.
@@ -326,7 +339,8 @@ class MXNetRanker(Ranker):
         k = int(self.config_.top_k)
         ranked = feats.sort_values(
             [S.ACCOUNT_ID, S.ALERT_ID, S.SCORE, S.ITEM_TYPE, S.ITEM_ID],
-            ascending=[True, True, False, True, True], kind="mergesort",
+            ascending=[True, True, False, True, True],
+            kind="mergesort",
         )
         ranked = ranked[ranked.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=False).cumcount() < k].copy()
         ranked[S.RANK] = ranked.groupby([S.ACCOUNT_ID, S.ALERT_ID], sort=False).cumcount() + 1
@@ -372,7 +386,7 @@ class MXNetRanker(Ranker):
         return files
 
     @classmethod
-    def from_files(cls, files: dict[str, bytes]) -> "MXNetRanker":
+    def from_files(cls, files: dict[str, bytes]) -> MXNetRanker:
         """A ranker with the networks and encodings of :meth:`to_files` (call
         :meth:`use_history` before :meth:`recommend`)."""
         shared = [k for k in files if k.startswith(SHARED + "/") and k.endswith("/" + _ENCODING_FILE)]
@@ -406,7 +420,7 @@ class MXNetRanker(Ranker):
         """Minimize the weighted listwise softmax cross-entropy; returns the loss per epoch."""
         return train(net, data, lists, epochs, lr, self.weight_decay, self.batch_lists, seed)
 
-    def _account_models(self, shared: ListScorer, data: "ListData", seed: int) -> dict[int, ListScorer]:
+    def _account_models(self, shared: ListScorer, data: ListData, seed: int) -> dict[int, ListScorer]:
         """Fine-tuned per-account models, kept where they beat the shared model on the last day."""
         out: dict[int, ListScorer] = {}
         if data.n_lists == 0 or self.account_epochs <= 0:
@@ -440,11 +454,18 @@ class MXNetRanker(Ranker):
 
     def _encoding(self, version: str) -> dict[str, Any]:
         params = {
-            "hidden": list(self.hidden), "epochs": self.epochs, "batch_lists": self.batch_lists,
-            "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
-            "train_days": self.train_days, "cold_copies": self.cold_copies,
-            "min_account_sessions": self.min_account_sessions, "account_epochs": self.account_epochs,
-            "gains": list(self.gains), "feature_params": self.feature_params, "seed": self.seed,
+            "hidden": list(self.hidden),
+            "epochs": self.epochs,
+            "batch_lists": self.batch_lists,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "train_days": self.train_days,
+            "cold_copies": self.cold_copies,
+            "min_account_sessions": self.min_account_sessions,
+            "account_epochs": self.account_epochs,
+            "gains": list(self.gains),
+            "feature_params": self.feature_params,
+            "seed": self.seed,
         }
         return {
             "model_version": self.model_version,
@@ -494,5 +515,3 @@ def _assignments(clusters: Any) -> pd.DataFrame | None:
 def _targets(fired: pd.DataFrame) -> pd.DataFrame:
     cols = [S.ACCOUNT_ID, S.ALERT_ID] + ([S.ALERT_TITLE] if S.ALERT_TITLE in fired.columns else [])
     return fired[cols]
-
-

@@ -99,8 +99,9 @@ class ModelRegistry:
         ``loader(url) -> Bundle`` (:func:`alertrec.serving.model.load_bundle`).
     """
 
-    def __init__(self, max_models: int, max_memory_bytes: int, evict: bool = True,
-                 loader: Callable[[str], Bundle] = load_bundle) -> None:
+    def __init__(
+        self, max_models: int, max_memory_bytes: int, evict: bool = True, loader: Callable[[str], Bundle] = load_bundle
+    ) -> None:
         self.max_models = max_models
         self.max_memory_bytes = max_memory_bytes
         self.evict = evict
@@ -124,13 +125,16 @@ class ModelRegistry:
             with self._lock:
                 if need > self.max_memory_bytes:
                     raise InsufficientMemory(
-                        f"model {name!r} needs {need} bytes, more than the ceiling of {self.max_memory_bytes}")
-                while self._models and (len(self._models) >= self.max_models
-                                        or self._bytes + need > self.max_memory_bytes):
+                        f"model {name!r} needs {need} bytes, more than the ceiling of {self.max_memory_bytes}"
+                    )
+                while self._models and (
+                    len(self._models) >= self.max_models or self._bytes + need > self.max_memory_bytes
+                ):
                     if not self.evict:
                         raise InsufficientMemory(
                             f"no memory left for model {name!r} ({need} bytes; {self._bytes} of "
-                            f"{self.max_memory_bytes} used by {len(self._models)} models)")
+                            f"{self.max_memory_bytes} used by {len(self._models)} models)"
+                        )
                     old, (_, evicted) = self._models.popitem(last=False)
                     self._bytes -= evicted.memory_bytes
                     self.evictions += 1
@@ -232,11 +236,19 @@ class AccessLog:
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
-                access_log.info("%s", orjson.dumps({
-                    "method": scope.get("method"), "path": scope.get("path"), "status": info["status"],
-                    "ms": round((time.perf_counter() - t0) * 1000, 3), "bytes": info["bytes"],
-                    "client": f"{client[0]}:{client[1]}" if client else None,
-                }).decode())
+                access_log.info(
+                    "%s",
+                    orjson.dumps(
+                        {
+                            "method": scope.get("method"),
+                            "path": scope.get("path"),
+                            "status": info["status"],
+                            "ms": round((time.perf_counter() - t0) * 1000, 3),
+                            "bytes": info["bytes"],
+                            "client": f"{client[0]}:{client[1]}" if client else None,
+                        }
+                    ).decode(),
+                )
 
 
 def create_app(settings: ServeSettings | None = None, registry: ModelRegistry | None = None) -> Any:
@@ -314,16 +326,21 @@ def create_app(settings: ServeSettings | None = None, registry: ModelRegistry | 
                 raise BadRequest("the body must be a JSON object with 'alert_id' and 'events'")
             if "alert_id" not in body or "events" not in body:
                 raise BadRequest("the body needs 'alert_id' and 'events'")
-            answer = bundle.recommend(body["alert_id"], body["events"], top_k=body.get("top_k", 10),
-                                      alert_title=body.get("alert_title"))
+            answer = bundle.recommend(
+                body["alert_id"], body["events"], top_k=body.get("top_k", 10), alert_title=body.get("alert_title")
+            )
         except BadRequest as exc:
             return _error(400, str(exc))
         return _json(200, answer)
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:  # Starlette's lifespan protocol
-        log.info("serving: ready (root %s, at most %d models, %d MiB)", settings.root, settings.max_models,
-                 settings.max_memory_bytes // 2**20)
+        log.info(
+            "serving: ready (root %s, at most %d models, %d MiB)",
+            settings.root,
+            settings.max_models,
+            settings.max_memory_bytes // 2**20,
+        )
         yield
         n = registry.clear()
         log.info("serving: stopped, %d models unloaded", n)
@@ -357,14 +374,23 @@ def serve(settings: ServeSettings, host: str = DEFAULT_HOST, port: int = DEFAULT
     """
     import uvicorn
 
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None, access_log=False,
-                            timeout_graceful_shutdown=30, lifespan="on", server_header=False)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+        server_header=False,
+    )
     log.info("serving on http://%s:%d", host, port)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
     # handler that was there before it: make that one a no-op, so a clean stop exits 0
     stopped: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: stopped.append(signum))
-                for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {
+        s: signal.signal(s, lambda signum, frame: stopped.append(signum)) for s in (signal.SIGTERM, signal.SIGINT)
+    }
     try:
         uvicorn.Server(config).run()
     finally:

@@ -134,9 +134,10 @@ def build_serving_files(
     catalog = N.build_catalog(its, recs)
     lists_codes: dict[str, np.ndarray] = {}
     lists_doc: dict[str, list[dict[str, Any]]] = {}
-    for alert_id, group in (recs.groupby(S.ALERT_ID, sort=True) if len(recs) else []):
+    for alert_id, group in recs.groupby(S.ALERT_ID, sort=True) if len(recs) else []:
         lists_codes[str(alert_id)] = np.array(
-            [catalog.code(t, i) for t, i in zip(group[S.ITEM_TYPE], group[S.ITEM_ID])], dtype=np.int64)
+            [catalog.code(t, i) for t, i in zip(group[S.ITEM_TYPE], group[S.ITEM_ID])], dtype=np.int64
+        )
         lists_doc[str(alert_id)] = [
             {c: (int(r[c]) if c == S.RANK else float(r[c]) if c == S.SCORE else str(r[c])) for c in _LIST_COLUMNS}
             for r in group.to_dict("records")
@@ -183,24 +184,42 @@ def build_serving_files(
         "account_id": account_id,
         "history_days": int(config.history_days),
         "ranker_version": ranker_version,
-        "counts": {"items": len(catalog), "sessions": int(len(seqs.codes)), "alerts": len(alert_order),
-                   "lists": len(lists_doc)},
+        "counts": {
+            "items": len(catalog),
+            "sessions": int(len(seqs.codes)),
+            "alerts": len(alert_order),
+            "lists": len(lists_doc),
+        },
         "training": training,
-        "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                  for name, data in sorted(files.items())},
+        "files": {
+            name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in sorted(files.items())
+        },
         "total_bytes": int(sum(len(d) for d in files.values())),
     }
     files[MANIFEST] = _json(manifest)
-    log.info("serving folder of account %d for %s: %d files, %d bytes, %d training lists",
-             account_id, day, len(files), manifest["total_bytes"], training["lists"])
+    log.info(
+        "serving folder of account %d for %s: %d files, %d bytes, %d training lists",
+        account_id,
+        day,
+        len(files),
+        manifest["total_bytes"],
+        training["lists"],
+    )
     return files
 
 
 # ---------------------------------------------------------------------------
 def _subset(seqs: N.Sequences, keep: np.ndarray) -> N.Sequences:
     idx = np.flatnonzero(keep)
-    return N.Sequences(seqs.session_id[idx], seqs.alert_id[idx], seqs.resolved[idx], seqs.started_s[idx],
-                       [seqs.codes[i] for i in idx], [seqs.offsets[i] for i in idx])
+    return N.Sequences(
+        seqs.session_id[idx],
+        seqs.alert_id[idx],
+        seqs.resolved[idx],
+        seqs.started_s[idx],
+        [seqs.codes[i] for i in idx],
+        [seqs.offsets[i] for i in idx],
+    )
 
 
 def _patterns(clusters: Any, seqs: N.Sequences, account_id: int) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
@@ -214,8 +233,9 @@ def _patterns(clusters: Any, seqs: N.Sequences, account_id: int) -> dict[str, tu
     out = {}
     for alert_id, group in med.groupby(S.ALERT_ID, sort=True):
         group = group.sort_values("cluster")
-        medoids = [np.asarray(seq_of.get(sid, np.zeros(0, np.int64)), dtype=np.int64)
-                   for sid in group["medoid_session_id"]]
+        medoids = [
+            np.asarray(seq_of.get(sid, np.zeros(0, np.int64)), dtype=np.int64) for sid in group["medoid_session_id"]
+        ]
         rows = np.flatnonzero(seqs.alert_id == str(alert_id))
         labels = np.array([label_of.get(seqs.session_id[i], -1) for i in rows], dtype=np.int64)
         out[str(alert_id)] = (medoids, labels)
@@ -257,10 +277,13 @@ def _patterns_doc(stats: N.HistoryStats, catalog: N.Catalog, order: list[str]) -
 def _concat(parts: list[N.TrainingLists]) -> N.TrainingLists:
     parts = [p for p in parts if p.n_lists]
     if not parts:
-        return N.training_lists(N.history_stats(N.Sequences(np.zeros(0, object), np.zeros(0, object),
-                                                            np.zeros(0, bool), np.zeros(0), [], []), 0, {}),
-                                N.Sequences(np.zeros(0, object), np.zeros(0, object), np.zeros(0, bool),
-                                            np.zeros(0), [], []), np.zeros(0))
+        return N.training_lists(
+            N.history_stats(
+                N.Sequences(np.zeros(0, object), np.zeros(0, object), np.zeros(0, bool), np.zeros(0), [], []), 0, {}
+            ),
+            N.Sequences(np.zeros(0, object), np.zeros(0, object), np.zeros(0, bool), np.zeros(0), [], []),
+            np.zeros(0),
+        )
     width = max(p.x.shape[1] for p in parts)
 
     def pad(a: np.ndarray) -> np.ndarray:

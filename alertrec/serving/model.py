@@ -87,8 +87,12 @@ def _string_field(obj: Any, *path: str) -> str | None:
     return obj if isinstance(obj, str) and obj != "" else None
 
 
-def judge_events(events: Any, canonical_ids: dict[str, str], idle_timeout_s: float = IDLE_TIMEOUT_S,
-                 max_duration_s: float = MAX_DURATION_S) -> Judged:
+def judge_events(
+    events: Any,
+    canonical_ids: dict[str, str],
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+    max_duration_s: float = MAX_DURATION_S,
+) -> Judged:
     """The items an investigation used so far, by the nightly job's rules (module docstring).
 
     Parameters
@@ -213,8 +217,9 @@ class Bundle:
             self.scorer = N.Scorer.from_arrays({k: z[k] for k in z.files})
         self._is_query = self.catalog.is_query
         small = sum(len(files[n]) for n in ("catalog.json", "lists.json"))
-        self.memory_bytes = int(self.stats.nbytes() + 6 * small + 4096
-                                + sum(w.nbytes + b.nbytes for w, b in self.scorer.layers))
+        self.memory_bytes = int(
+            self.stats.nbytes() + 6 * small + 4096 + sum(w.nbytes + b.nbytes for w, b in self.scorer.layers)
+        )
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], url: str | None = None) -> Bundle:
@@ -222,8 +227,9 @@ class Bundle:
         return cls(files, url)
 
     # ------------------------------------------------------------------
-    def recommend(self, alert_id: str, events: list[dict[str, Any]], top_k: int = 10,
-                  alert_title: str | None = None) -> dict[str, Any]:
+    def recommend(
+        self, alert_id: str, events: list[dict[str, Any]], top_k: int = 10, alert_title: str | None = None
+    ) -> dict[str, Any]:
         """The next items to look at, best first, without the items already used.
 
         Parameters
@@ -268,8 +274,10 @@ class Bundle:
         if not used or not (prefix >= 0).any():
             rows = [r for r in published if (r[S.ITEM_TYPE], r[S.ITEM_ID]) not in used_set]
             if rows or (not used and alert_id in self.lists):
-                return [{**{k: r[k] for k in (S.ITEM_TYPE, S.ITEM_ID, S.ITEM_LABEL, S.SCORE, S.REASON_TEXT)},
-                         S.RANK: n + 1} for n, r in enumerate(rows[:top_k])]
+                return [
+                    {**{k: r[k] for k in (S.ITEM_TYPE, S.ITEM_ID, S.ITEM_LABEL, S.SCORE, S.REASON_TEXT)}, S.RANK: n + 1}
+                    for n, r in enumerate(rows[:top_k])
+                ]
         codes, scores, feats = self.score(alert_id, prefix, elapsed_s)
         order = np.lexsort((codes, -scores))[:top_k]
         reasons = {(r[S.ITEM_TYPE], r[S.ITEM_ID]): r[S.REASON_TEXT] for r in published}
@@ -277,11 +285,16 @@ class Bundle:
         for n, j in enumerate(order):
             c = int(codes[j])
             key = (str(self.catalog.item_type[c]), str(self.catalog.item_id[c]))
-            out.append({
-                S.RANK: n + 1, S.ITEM_TYPE: key[0], S.ITEM_ID: key[1],
-                S.ITEM_LABEL: str(self.catalog.item_label[c]), S.SCORE: round(float(scores[j]), 6),
-                S.REASON_TEXT: self._reason(alert_id, prefix, c, feats[j], reasons.get(key)),
-            })
+            out.append(
+                {
+                    S.RANK: n + 1,
+                    S.ITEM_TYPE: key[0],
+                    S.ITEM_ID: key[1],
+                    S.ITEM_LABEL: str(self.catalog.item_label[c]),
+                    S.SCORE: round(float(scores[j]), 6),
+                    S.REASON_TEXT: self._reason(alert_id, prefix, c, feats[j], reasons.get(key)),
+                }
+            )
         return out
 
     def score(self, alert_id: str, prefix: np.ndarray, elapsed_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -315,11 +328,15 @@ class Bundle:
         if a is not None and last >= 0 and a.local[last] >= 0 and x[f["trans_alert"]] > 0:
             row = a.trans[int(a.local[last]) + 1]
             n = int(row[a.local[code]]) if a.local[code] >= 0 else 0
-            return (f"{verb} next after '{self._label(last)}' in {n} of {int(row.sum())} investigations "
-                    f"of this alert that used it")
+            return (
+                f"{verb} next after '{self._label(last)}' in {n} of {int(row.sum())} investigations "
+                f"of this alert that used it"
+            )
         if x[f["pattern_ahead"]] > 0:
-            return (f"the next step of the investigation pattern this one follows "
-                    f"({round(100 * x[f['pattern_support']])}% of its investigations {verb} it)")
+            return (
+                f"the next step of the investigation pattern this one follows "
+                f"({round(100 * x[f['pattern_support']])}% of its investigations {verb} it)"
+            )
         if x[f["knn_alert"]] > 0:
             return f"{verb} in {round(100 * x[f['knn_alert']])}% of the similar investigations of this alert"
         if published:

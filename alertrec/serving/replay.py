@@ -130,13 +130,26 @@ def _test_sequences(bundle: Bundle, sessions: pd.DataFrame, items: pd.DataFrame)
         if g is None or len(g) == 0:
             continue
         codes = np.array([bundle.catalog.code(t, i) for t, i in zip(g[S.ITEM_TYPE], g[S.ITEM_ID])], dtype=np.int64)
-        out.append({"session_id": r.session_id, "alert_id": str(r.alert_id), "resolved": bool(r.resolved),
-                    "codes": codes, "offsets": g[S.OFFSET_S].to_numpy(dtype=float)})
+        out.append(
+            {
+                "session_id": r.session_id,
+                "alert_id": str(r.alert_id),
+                "resolved": bool(r.resolved),
+                "codes": codes,
+                "offsets": g[S.OFFSET_S].to_numpy(dtype=float),
+            }
+        )
     return out
 
 
-def replay_account(bundle: Bundle, history_sessions: pd.DataFrame, history_items: pd.DataFrame,
-                   test_sessions: pd.DataFrame, test_items: pd.DataFrame, knn: SessionKNN | None = None) -> Replay:
+def replay_account(
+    bundle: Bundle,
+    history_sessions: pd.DataFrame,
+    history_items: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    test_items: pd.DataFrame,
+    knn: SessionKNN | None = None,
+) -> Replay:
     """Replay one account's held-out sessions against its serving folder.
 
     Parameters
@@ -196,8 +209,13 @@ def replay_account(bundle: Bundle, history_sessions: pd.DataFrame, history_items
     )
 
 
-def replay_day(bundles: Mapping[int, Bundle], history_sessions: pd.DataFrame, history_items: pd.DataFrame,
-               test_sessions: pd.DataFrame, test_items: pd.DataFrame) -> list[Replay]:
+def replay_day(
+    bundles: Mapping[int, Bundle],
+    history_sessions: pd.DataFrame,
+    history_items: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    test_items: pd.DataFrame,
+) -> list[Replay]:
     """:func:`replay_account` for every account of one held-out day (what ``alertrec evaluate``
     calls per day; :func:`summarize` the result of several days).
 
@@ -223,18 +241,30 @@ def replay_day(bundles: Mapping[int, Bundle], history_sessions: pd.DataFrame, hi
         if ts.empty:
             continue
         hs = history_sessions[hist_acc == account]
-        out.append(replay_account(
-            bundles[account], hs, history_items[history_items[S.SESSION_ID].isin(hs[S.SESSION_ID])],
-            ts, test_items[test_items[S.SESSION_ID].isin(ts[S.SESSION_ID])]))
+        out.append(
+            replay_account(
+                bundles[account],
+                hs,
+                history_items[history_items[S.SESSION_ID].isin(hs[S.SESSION_ID])],
+                ts,
+                test_items[test_items[S.SESSION_ID].isin(ts[S.SESSION_ID])],
+            )
+        )
     return out
 
 
 def summarize(replays: list[Replay]) -> dict[str, dict[str, float]]:
     """The metrics of the module docstring per ranker, over several accounts and days."""
-    steps = pd.concat([r.steps for r in replays], ignore_index=True) if replays else pd.DataFrame(
-        columns=["ranker", "step", "next_hit", "cause_hit"])
-    sess = pd.concat([r.sessions for r in replays], ignore_index=True) if replays else pd.DataFrame(
-        columns=["ranker", "real_s", "simulated_s"])
+    steps = (
+        pd.concat([r.steps for r in replays], ignore_index=True)
+        if replays
+        else pd.DataFrame(columns=["ranker", "step", "next_hit", "cause_hit"])
+    )
+    sess = (
+        pd.concat([r.sessions for r in replays], ignore_index=True)
+        if replays
+        else pd.DataFrame(columns=["ranker", "real_s", "simulated_s"])
+    )
     out: dict[str, dict[str, float]] = {}
     for name in RANKERS:
         st = steps[steps["ranker"] == name]

@@ -22,11 +22,12 @@ split reaches ``min_silhouette``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,12 @@ CAPPED = "capped"
 NO_CLUSTER = -1  # sessions without items, or beyond the per-group cap
 
 # what a pool worker needs loaded to run cluster_group (preloaded by the forkserver)
-WORKER_MODULES = ("alertrec.stages.cluster", "scipy.cluster.hierarchy", "scipy.spatial.distance", "dtaidistance.dtw_ndim")
+WORKER_MODULES = (
+    "alertrec.stages.cluster",
+    "scipy.cluster.hierarchy",
+    "scipy.spatial.distance",
+    "dtaidistance.dtw_ndim",
+)
 
 
 @dataclass(frozen=True)
@@ -168,12 +174,16 @@ class Clusters:
 # ---------------------------------------------------------------------------
 def item_embeddings(session_codes: Sequence[np.ndarray], n_items: int, dim: int) -> np.ndarray:
     """Embed the items of one account from their co-occurrence in sessions (see :func:`embed_cooccurrence`)."""
-    rows = np.concatenate([np.full(len(c), i) for i, c in enumerate(session_codes)]) if session_codes else np.zeros(0, int)
+    rows = (
+        np.concatenate([np.full(len(c), i) for i, c in enumerate(session_codes)]) if session_codes else np.zeros(0, int)
+    )
     cols = np.concatenate(list(session_codes)) if session_codes else np.zeros(0, int)
     return embed_cooccurrence(rows, cols, len(session_codes), n_items, dim)
 
 
-def embed_cooccurrence(session_idx: np.ndarray, codes: np.ndarray, n_sessions: int, n_items: int, dim: int) -> np.ndarray:
+def embed_cooccurrence(
+    session_idx: np.ndarray, codes: np.ndarray, n_sessions: int, n_items: int, dim: int
+) -> np.ndarray:
     """Embed the items of one account from their co-occurrence in sessions.
 
     Parameters
@@ -194,9 +204,7 @@ def embed_cooccurrence(session_idx: np.ndarray, codes: np.ndarray, n_sessions: i
     """
     from scipy.sparse import csr_matrix
 
-    incidence = csr_matrix(
-        (np.ones(len(codes)), (session_idx, codes)), shape=(max(n_sessions, 1), n_items)
-    )
+    incidence = csr_matrix((np.ones(len(codes)), (session_idx, codes)), shape=(max(n_sessions, 1), n_items))
     incidence.data[:] = 1.0  # duplicates were summed: a session counts an item once
     counts = (incidence.T @ incidence).toarray()
     total = counts.sum()
@@ -258,12 +266,13 @@ def build_tasks(
     keep = pos < params.max_items
     sess = sessions[[S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT]]
     sess = sess[sess[S.SESSION_ID].isin(pd.unique(sid))]
-    sess = sess.sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT, S.SESSION_ID], ascending=[True, True, False, True],
-                            kind="mergesort")
+    sess = sess.sort_values(
+        [S.ACCOUNT_ID, S.ALERT_ID, S.STARTED_AT, S.SESSION_ID], ascending=[True, True, False, True], kind="mergesort"
+    )
     sess_by_account = dict(tuple(sess.groupby(S.ACCOUNT_ID, sort=False)))
     tasks: list[GroupTask] = []
     acc_bounds = np.flatnonzero(np.r_[True, acc[1:] != acc[:-1], True])
-    for a0, a1 in zip(acc_bounds[:-1], acc_bounds[1:]):
+    for a0, a1 in itertools.pairwise(acc_bounds):
         account_id = int(acc[a0])
         sl = slice(a0, a1)
         k_keep = keep[sl]
@@ -276,13 +285,11 @@ def build_tasks(
         idx_kept = s_index[k_keep]
         bounds = np.flatnonzero(np.r_[True, idx_kept[1:] != idx_kept[:-1], True])
         sids = sid[sl][s_starts]
-        seq_of = {sids[idx_kept[b0]]: codes_kept[b0:b1] for b0, b1 in zip(bounds[:-1], bounds[1:])}
+        seq_of = {sids[idx_kept[b0]]: codes_kept[b0:b1] for b0, b1 in itertools.pairwise(bounds)}
         acc_sess = sess_by_account.get(account_id, sess.iloc[:0])
         for alert_id, group in acc_sess.groupby(S.ALERT_ID, sort=True):
             ids = tuple(group[S.SESSION_ID].iloc[: params.max_sessions])
-            tasks.append(
-                GroupTask(account_id, str(alert_id), ids, tuple(seq_of[i] for i in ids), embeddings, params)
-            )
+            tasks.append(GroupTask(account_id, str(alert_id), ids, tuple(seq_of[i] for i in ids), embeddings, params))
     return tasks, group_stats(sessions, items, params)
 
 
@@ -387,10 +394,15 @@ def _relabel(labels: np.ndarray, square: np.ndarray, ids: Sequence[str]) -> tupl
 # ---------------------------------------------------------------------------
 # the stage
 # ---------------------------------------------------------------------------
-Mapper = Callable[[Callable[[GroupTask], GroupResult], Sequence[GroupTask], Sequence[float]], list[GroupResult]]
+# mapper(cluster_account, tasks, costs) -> results in task order (one task per account)
+Mapper = Callable[
+    [Callable[["AccountTask"], "AccountResult"], Sequence["AccountTask"], Sequence[float]], list["AccountResult"]
+]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
-def serial_map(func: Callable[[GroupTask], GroupResult], tasks: Sequence[GroupTask], costs: Sequence[float]) -> list[GroupResult]:
+def serial_map(func: Callable[[_T], _R], tasks: Sequence[_T], costs: Sequence[float]) -> list[_R]:
     """Run the tasks one after another in this process (the default mapper)."""
     return [func(t) for t in tasks]
 
@@ -459,7 +471,9 @@ def cluster_account(task: AccountTask) -> AccountResult:
         try:
             results.append(cluster_group(gt))
         except Exception as exc:
-            raise RuntimeError(f"group account {gt.account_id} alert {gt.alert_id}: {type(exc).__name__}: {exc}") from exc
+            raise RuntimeError(
+                f"group account {gt.account_id} alert {gt.alert_id}: {type(exc).__name__}: {exc}"
+            ) from exc
     out = assemble(task.sessions, task.items, results, groups)
     return AccountResult(out, t1 - t0, sum(r.dtw_s for r in results), sum(r.cluster_s for r in results))
 
@@ -553,8 +567,9 @@ def assemble(
         assignments[assignments[IS_MEDOID]][[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, S.SESSION_ID]],
         on=[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER],
     ).merge(used, on=S.SESSION_ID)[[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, S.ITEM_TYPE, S.ITEM_ID]]
-    support = support.merge(medoid_items.assign(in_medoid=True), how="left",
-                            on=[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, S.ITEM_TYPE, S.ITEM_ID])
+    support = support.merge(
+        medoid_items.assign(in_medoid=True), how="left", on=[S.ACCOUNT_ID, S.ALERT_ID, CLUSTER, S.ITEM_TYPE, S.ITEM_ID]
+    )
     support["in_medoid"] = support["in_medoid"].eq(True)
 
     stats = pd.DataFrame(

@@ -59,9 +59,16 @@ def best_matches(
     out_rows, out_cols, out_scores = [], [], []
     position = np.arange(n_choices, dtype=np.int64)
     for start in range(0, len(queries), chunk):
-        block = list(queries[start:start + chunk])
-        sim = process.cdist(block, list(choices), scorer=fuzz.token_set_ratio, processor=default_process,
-                            score_cutoff=cutoff, dtype=np.float32, workers=1)
+        block = list(queries[start : start + chunk])
+        sim = process.cdist(
+            block,
+            list(choices),
+            scorer=fuzz.token_set_ratio,
+            processor=default_process,
+            score_cutoff=cutoff,
+            dtype=np.float32,
+            workers=1,
+        )
         # a unique key per cell: higher score first (to 1/1000), then the earlier choice
         key = np.rint(sim.astype(np.float64) * 1000).astype(np.int64) * n_choices + (n_choices - 1 - position)
         if k < n_choices:

@@ -24,9 +24,22 @@ def _published(out) -> bool:
 def test_missing_input_folder_as_a_real_process(tmp_path):
     out = tmp_path / "warehouse"
     proc = subprocess.run(
-        [sys.executable, "-m", "alertrec", "run", "--input", str(tmp_path / "nope"), "--output", str(out),
-         "--date", FIXTURE_DAY],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "alertrec",
+            "run",
+            "--input",
+            str(tmp_path / "nope"),
+            "--output",
+            str(out),
+            "--date",
+            FIXTURE_DAY,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
     )
     assert proc.returncode == 3, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]

@@ -42,8 +42,14 @@ def world(tmp_path_factory) -> Path:
 
 
 def _config(input_root: Path, output: Path, **changes) -> Config:
-    return Config(input_root=str(input_root), output_root=str(output), date=FIXTURE_DAY, generated_at=STAMP,
-                  run_id=f"test-{output.name}", **changes)
+    return Config(
+        input_root=str(input_root),
+        output_root=str(output),
+        date=FIXTURE_DAY,
+        generated_at=STAMP,
+        run_id=f"test-{output.name}",
+        **changes,
+    )
 
 
 def _day_files(output: Path) -> dict[str, bytes]:
@@ -100,8 +106,9 @@ def test_the_in_process_composition_gives_the_published_day(spark, tmp_path):
     assert ex.fired.groupby(S.ACCOUNT_ID).size().max() > 3
     for ranker in ("mxnet", "popularity"):
         whole, _ = recommend_accounts(ex.sessions, ex.items, ex.fired, dataclasses.replace(config, ranker=ranker))
-        batched, _ = recommend_accounts(ex.sessions, ex.items, ex.fired,
-                                        dataclasses.replace(config, ranker=ranker, score_batch_definitions=3))
+        batched, _ = recommend_accounts(
+            ex.sessions, ex.items, ex.fired, dataclasses.replace(config, ranker=ranker, score_batch_definitions=3)
+        )
         pd.testing.assert_frame_equal(batched, whole)
 
 
@@ -127,8 +134,16 @@ def test_the_shared_sample_does_not_depend_on_the_order_of_accounts():
     rows = []
     for account in (1, 2, 3):
         for lid in range(40):
-            rows.append({S.ACCOUNT_ID: account, S.ALERT_ID: f"a{lid % 7}", "cutoff": 1000.0 * (lid // 7),
-                         "cold": lid % 2, "list_id": lid, "x": lid})
+            rows.append(
+                {
+                    S.ACCOUNT_ID: account,
+                    S.ALERT_ID: f"a{lid % 7}",
+                    "cutoff": 1000.0 * (lid // 7),
+                    "cold": lid % 2,
+                    "list_id": lid,
+                    "x": lid,
+                }
+            )
     lists = pd.DataFrame(rows)
     per = [sample_lists(lists[lists[S.ACCOUNT_ID] == a], cap=25, seed=3) for a in (1, 2, 3)]
     forward = merge_samples(per, cap=25)
@@ -150,8 +165,24 @@ def test_the_spark_engine_on_two_executors_publishes_the_local_engines_day(world
 
     env = {**os.environ, "SPARK_HOME": os.path.dirname(pyspark.__file__), "PYSPARK_PYTHON": sys.executable}
     out = tmp_path / "spark"
-    cmd = [sys.executable, "-m", "alertrec", "run", "--input", str(world), "--output", str(out),
-           "--date", FIXTURE_DAY, "--engine", "spark", "--spark-master", "local-cluster[2,1,1024]", "--workers", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "alertrec",
+        "run",
+        "--input",
+        str(world),
+        "--output",
+        str(out),
+        "--date",
+        FIXTURE_DAY,
+        "--engine",
+        "spark",
+        "--spark-master",
+        "local-cluster[2,1,1024]",
+        "--workers",
+        "2",
+    ]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     outputs = {"spark": out, "local": local_runs["two"][1]}

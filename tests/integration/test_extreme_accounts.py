@@ -39,20 +39,36 @@ EVE = pd.Timestamp("2026-01-31T01:00:00", tz="UTC")
 BOT = "bot-synthetics"
 BIG_ACCOUNT = 990001
 N_DEFINITIONS = 50_000
-FAMILIES = ("Disk usage high on", "CPU saturation on", "Memory pressure on", "Packet loss on",
-            "Latency p99 over SLO on", "Error budget burn on", "Pod restarts on", "TLS expiry on",
-            "Queue backlog on", "Replica lag on")
+FAMILIES = (
+    "Disk usage high on",
+    "CPU saturation on",
+    "Memory pressure on",
+    "Packet loss on",
+    "Latency p99 over SLO on",
+    "Error budget burn on",
+    "Pod restarts on",
+    "TLS expiry on",
+    "Queue backlog on",
+    "Replica lag on",
+)
 GIB = 2**30
 
 
-def _event_rows(account: int, user: str, start: pd.Timestamp, step_s: float, actions: list[str],
-                payloads: list[str], prefix: str) -> pd.DataFrame:
+def _event_rows(
+    account: int, user: str, start: pd.Timestamp, step_s: float, actions: list[str], payloads: list[str], prefix: str
+) -> pd.DataFrame:
     n = len(actions)
     ts = start + pd.to_timedelta(np.arange(n) * step_s, unit="s")
-    return pd.DataFrame({
-        S.EVENT_ID: [f"{prefix}-{i:07d}" for i in range(n)], S.ACCOUNT_ID: account, S.USER_ID: user,
-        S.TS: ts, S.ACTION: actions, S.PAYLOAD: payloads,
-    })
+    return pd.DataFrame(
+        {
+            S.EVENT_ID: [f"{prefix}-{i:07d}" for i in range(n)],
+            S.ACCOUNT_ID: account,
+            S.USER_ID: user,
+            S.TS: ts,
+            S.ACTION: actions,
+            S.PAYLOAD: payloads,
+        }
+    )
 
 
 def _opened(event: str, alert: str) -> str:
@@ -65,21 +81,40 @@ def _query(i: int) -> str:
 
 
 def _dashboard(did: str, title: str) -> str:
-    return json.dumps({"dashboard": {"id": did, "title": title}, "panels": [{"id": "p1", "type": "logs"}],
-                       "time_range": {"from": "now-1h", "to": "now"}})
+    return json.dumps(
+        {
+            "dashboard": {"id": did, "title": title},
+            "panels": [{"id": "p1", "type": "logs"}],
+            "time_range": {"from": "now-1h", "to": "now"},
+        }
+    )
 
 
-def _alert_rows(account: int, events: list[str], alerts: list[str], titles: list[str],
-                fired: pd.DatetimeIndex) -> pd.DataFrame:
-    return pd.DataFrame({S.ACCOUNT_ID: account, S.ALERT_EVENT_ID: events, S.ALERT_ID: alerts,
-                         S.ALERT_TITLE: titles, S.SEVERITY: "HIGH", S.FIRED_AT: fired})
+def _alert_rows(
+    account: int, events: list[str], alerts: list[str], titles: list[str], fired: pd.DatetimeIndex
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            S.ACCOUNT_ID: account,
+            S.ALERT_EVENT_ID: events,
+            S.ALERT_ID: alerts,
+            S.ALERT_TITLE: titles,
+            S.SEVERITY: "HIGH",
+            S.FIRED_AT: fired,
+        }
+    )
 
 
 def _bot(account: int, alert_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The bot's firings and its 200,000 events (see the module docstring)."""
     firings = [f"ae-bot-{k:02d}" for k in range(20)]
-    alerts = _alert_rows(account, firings, [alert_id] * 20, ["Synthetic check failed"] * 20,
-                         pd.DatetimeIndex([EVE - pd.Timedelta(minutes=5)] * 20))
+    alerts = _alert_rows(
+        account,
+        firings,
+        [alert_id] * 20,
+        ["Synthetic check failed"] * 20,
+        pd.DatetimeIndex([EVE - pd.Timedelta(minutes=5)] * 20),
+    )
     long_actions = ["alert_opened"] + ["query_run"] * 99_999
     long_payloads = [_opened(firings[0], alert_id)] + [_query(i) for i in range(99_999)]
     long = _event_rows(account, BOT, EVE, 0.1, long_actions, long_payloads, "bot-long")
@@ -95,8 +130,9 @@ def _bot(account: int, alert_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                 short_actions.append("query_run")
                 short_payloads.append(_query(s * 19 + j))
     # after the long session's 10,000 s; 0.4 s apart (never idle, each session 8 s)
-    short = _event_rows(account, BOT, EVE + pd.Timedelta(seconds=10_100), 0.4, short_actions, short_payloads,
-                        "bot-short")
+    short = _event_rows(
+        account, BOT, EVE + pd.Timedelta(seconds=10_100), 0.4, short_actions, short_payloads, "bot-short"
+    )
     return alerts, pd.concat([long, short], ignore_index=True)
 
 
@@ -114,12 +150,23 @@ def _big_account() -> tuple[pd.DataFrame, pd.DataFrame]:
         i = k * step // 10 * 10 + k % len(FAMILIES)  # 40 investigated firings in every family
         family = i % len(FAMILIES)
         actions = ["alert_opened", "dashboard_opened", "dashboard_opened", "alert_resolved"]
-        payloads = [_opened(events[i], ids[i]),
-                    _dashboard(f"dsh-fam-{family}", f"{FAMILIES[family]} overview"),
-                    _dashboard(f"dsh-fam-{family}-detail", f"{FAMILIES[family]} detail"),
-                    json.dumps({"alert_event_id": events[i]})]
-        parts.append(_event_rows(BIG_ACCOUNT, f"usr-big-{k % 25:02d}", pd.Timestamp(fired[i]) + pd.Timedelta(minutes=2),
-                                 60.0, actions, payloads, f"big-{k:03d}"))
+        payloads = [
+            _opened(events[i], ids[i]),
+            _dashboard(f"dsh-fam-{family}", f"{FAMILIES[family]} overview"),
+            _dashboard(f"dsh-fam-{family}-detail", f"{FAMILIES[family]} detail"),
+            json.dumps({"alert_event_id": events[i]}),
+        ]
+        parts.append(
+            _event_rows(
+                BIG_ACCOUNT,
+                f"usr-big-{k % 25:02d}",
+                pd.Timestamp(fired[i]) + pd.Timedelta(minutes=2),
+                60.0,
+                actions,
+                payloads,
+                f"big-{k:03d}",
+            )
+        )
     return alerts, pd.concat(parts, ignore_index=True)
 
 
@@ -129,26 +176,40 @@ def extreme_world(tmp_path_factory):
     account = int(base.actions[S.ACCOUNT_ID].value_counts().idxmax())
     bot_alerts, bot_events = _bot(account, "alr-synthetic-check")
     big_alerts, big_events = _big_account()
-    alerts = pd.concat([base.alerts, bot_alerts.assign(dt=bot_alerts[S.FIRED_AT].dt.strftime("%Y-%m-%d")),
-                        big_alerts.assign(dt=big_alerts[S.FIRED_AT].dt.strftime("%Y-%m-%d"))], ignore_index=True)
+    alerts = pd.concat(
+        [
+            base.alerts,
+            bot_alerts.assign(dt=bot_alerts[S.FIRED_AT].dt.strftime("%Y-%m-%d")),
+            big_alerts.assign(dt=big_alerts[S.FIRED_AT].dt.strftime("%Y-%m-%d")),
+        ],
+        ignore_index=True,
+    )
     extra = pd.concat([bot_events, big_events], ignore_index=True)
     actions = pd.concat([base.actions, extra.assign(dt=extra[S.TS].dt.strftime("%Y-%m-%d"))], ignore_index=True)
     root = tmp_path_factory.mktemp("extreme-world")
     write_world(SimpleNamespace(alerts=alerts, actions=actions), root)
+
     # the run reads the window's partitions and day D's (late rows of the window's last session);
     # firings also from the day before the window (the alert lookback)
     def read(frame: pd.DataFrame, lookback_days: int) -> int:
         return int(frame["dt"].between(str(DAY - dt.timedelta(days=14 + lookback_days)), str(DAY)).sum())
 
-    return SimpleNamespace(root=root, bot_account=account, actions=read(actions, 0), alerts=read(alerts, 1),
-                           bot_events=len(bot_events))
+    return SimpleNamespace(
+        root=root, bot_account=account, actions=read(actions, 0), alerts=read(alerts, 1), bot_events=len(bot_events)
+    )
 
 
 @pytest.fixture(scope="module")
 def extreme_run(spark, extreme_world, tmp_path_factory):
     out = tmp_path_factory.mktemp("extreme-out")
-    config = Config(input_root=str(extreme_world.root), output_root=str(out), date=DAY, history_days=14,
-                    generated_at=dt.datetime(2026, 2, 1, 4, tzinfo=dt.UTC), run_id="extreme")
+    config = Config(
+        input_root=str(extreme_world.root),
+        output_root=str(out),
+        date=DAY,
+        history_days=14,
+        generated_at=dt.datetime(2026, 2, 1, 4, tzinfo=dt.UTC),
+        run_id="extreme",
+    )
     return run_day(config, spark=spark), out
 
 

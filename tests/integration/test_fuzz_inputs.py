@@ -29,8 +29,16 @@ pytestmark = pytest.mark.spark
 
 HISTORY_DAYS = 3
 KINDS = (
-    "random_bytes", "truncate", "bit_flips", "stray_files", "wrong_type", "missing_column",
-    "invalid_utf8", "narrower_types", "empty_file", "random_truncate",
+    "random_bytes",
+    "truncate",
+    "bit_flips",
+    "stray_files",
+    "wrong_type",
+    "missing_column",
+    "invalid_utf8",
+    "narrower_types",
+    "empty_file",
+    "random_truncate",
 )
 
 
@@ -103,11 +111,15 @@ def damage(root: Path, seed: int) -> str:
             table = table.set_column(table.schema.get_field_index(column), column, _raw_utf8(values))
         elif kind == "narrower_types":
             time_column = S.FIRED_AT if dataset == S.DATASET_ALERTS else S.TS
-            table = table.set_column(table.schema.get_field_index(S.ACCOUNT_ID), S.ACCOUNT_ID,
-                                     table[S.ACCOUNT_ID].cast(pa.int32()))
-            table = table.set_column(table.schema.get_field_index(time_column), time_column,
-                                     # ms drops the microseconds (an exporter's choice), ns is exact
-                                     table[time_column].cast(pa.timestamp(rng.choice(["ms", "ns"])), safe=False))
+            table = table.set_column(
+                table.schema.get_field_index(S.ACCOUNT_ID), S.ACCOUNT_ID, table[S.ACCOUNT_ID].cast(pa.int32())
+            )
+            table = table.set_column(
+                table.schema.get_field_index(time_column),
+                time_column,
+                # ms drops the microseconds (an exporter's choice), ns is exact
+                table[time_column].cast(pa.timestamp(rng.choice(["ms", "ns"])), safe=False),
+            )
         pq.write_table(table, target)
     return f"seed {seed}: {kind} in {dataset}/{folder.name}"
 
@@ -116,10 +128,23 @@ def run_damaged(tmp_path: Path, seed: int, capsys) -> None:
     root, out = tmp_path / f"in-{seed}", tmp_path / f"out-{seed}"
     _copy_window(root)
     what = damage(root, seed)
-    code = cli.main([
-        "run", "--input", str(root), "--output", str(out), "--date", FIXTURE_DAY,
-        "--history-days", str(HISTORY_DAYS), "--ranker", "popularity", "--workers", "1",
-    ])
+    code = cli.main(
+        [
+            "run",
+            "--input",
+            str(root),
+            "--output",
+            str(out),
+            "--date",
+            FIXTURE_DAY,
+            "--history-days",
+            str(HISTORY_DAYS),
+            "--ranker",
+            "popularity",
+            "--workers",
+            "1",
+        ]
+    )
     captured = capsys.readouterr()
     err = captured.err
     assert "Traceback" not in err and "Traceback" not in captured.out, what

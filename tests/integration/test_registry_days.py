@@ -37,7 +37,7 @@ def _variant(text: str, language: str | None) -> str | None:
     for pos in range(len(text)):
         if not text[pos].isalpha() or text[pos] in "aA":
             continue
-        candidate = text[:pos] + "a" + text[pos + 1:]
+        candidate = text[:pos] + "a" + text[pos + 1 :]
         form = canonical_query(candidate, language)
         if form != canon and form < canon and matches([form], [canon], 95.0).any():
             return candidate
@@ -96,8 +96,15 @@ def world(tmp_path_factory):
 
 
 def _run(spark, world, out, day):
-    config = Config(input_root=str(world), output_root=str(out), date=day.isoformat(), history_days=HISTORY,
-                    ranker="popularity", workers=1, run_id=f"reg-{day.isoformat()}")
+    config = Config(
+        input_root=str(world),
+        output_root=str(out),
+        date=day.isoformat(),
+        history_days=HISTORY,
+        ranker="popularity",
+        workers=1,
+        run_id=f"reg-{day.isoformat()}",
+    )
     run_day(config, spark=spark)
     rows = check_recommendations(read_day(storage_for(str(out)), day), top_k=config.top_k)
     return rows[rows[S.ITEM_TYPE] == S.ITEM_QUERY]
@@ -143,8 +150,6 @@ def test_ids_hold_across_days_and_backfills(spark, world, tmp_path):
     report = max((out / S.RUNS_DIR).glob("*.json"), key=lambda p: p.stat().st_mtime).read_text()
     assert '"rebuilt"' in report
     pd.testing.assert_frame_equal(rows_of(_run(spark, world, out, END)), rows_of(rebuilt))
-
-
 
 
 def test_query_item_id_is_the_published_id_of_an_unlinked_query():

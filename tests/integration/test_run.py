@@ -29,7 +29,6 @@ def _config(output: str, run: int) -> Config:
     )
 
 
-
 def _definitions_with_history(spark, config: Config) -> tuple[set[tuple[int, str]], int]:
     """Definitions that fired in the window in an account with any investigated item (each must get
     rows), and the number of fired definitions."""
@@ -59,7 +58,9 @@ def test_a_generated_world_meets_the_output_contract(spark, tmp_path):
     report = run_day(config, spark=spark)
     expected, n_fired = _definitions_with_history(spark, config)
     rows = check_recommendations(
-        read_published_day(storage_for(config.output_root), DAY), top_k=7, fired=expected,
+        read_published_day(storage_for(config.output_root), DAY),
+        top_k=7,
+        fired=expected,
         generated_at=config.generated_at,
     )
     assert n_fired > 0 and len(rows) == report["output"]["rows"]

@@ -96,8 +96,13 @@ def test_least_recently_used_days_beyond_the_bound_are_evicted(s3_root, tmp_path
 
 
 def test_read_inputs_with_a_local_master_reads_the_copy(spark, s3_root, tmp_path):
-    config = Config(input_root=s3_root, output_root=str(tmp_path / "out"), date=FIXTURE_DAY, history_days=3,
-                    input_cache_dir=str(tmp_path / "cache"))
+    config = Config(
+        input_root=s3_root,
+        output_root=str(tmp_path / "out"),
+        date=FIXTURE_DAY,
+        history_days=3,
+        input_cache_dir=str(tmp_path / "cache"),
+    )
     alerts, actions, info = read_inputs(spark, config)
     local = Config(input_root=str(FIXTURES), output_root=str(tmp_path / "out"), date=FIXTURE_DAY, history_days=3)
     _a, _b, local_info = read_inputs(spark, local)
@@ -111,8 +116,25 @@ def test_read_inputs_with_a_local_master_reads_the_copy(spark, s3_root, tmp_path
 
 def test_the_cli_runs_a_day_from_s3_input(spark, s3_root, tmp_path, capsys):
     out = tmp_path / "warehouse"
-    code = cli.main(["run", "--input", s3_root, "--output", str(out), "--date", FIXTURE_DAY, "--history-days", "3",
-                     "--ranker", "popularity", "--workers", "1", "--input-cache-dir", str(tmp_path / "cache")])
+    code = cli.main(
+        [
+            "run",
+            "--input",
+            s3_root,
+            "--output",
+            str(out),
+            "--date",
+            FIXTURE_DAY,
+            "--history-days",
+            "3",
+            "--ranker",
+            "popularity",
+            "--workers",
+            "1",
+            "--input-cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert (out / S.RECOMMENDATIONS_DIR / f"dt={FIXTURE_DAY}" / S.SUCCESS_MARKER).exists()
@@ -122,8 +144,19 @@ def test_the_cli_runs_a_day_from_s3_input(spark, s3_root, tmp_path, capsys):
 
 
 def test_a_missing_bucket_is_one_input_error(s3_server, tmp_path, capsys):
-    code = cli.main(["run", "--input", "s3://alertrec-no-such-bucket/events", "--output", str(tmp_path / "w"),
-                     "--date", FIXTURE_DAY, "--input-cache-dir", str(tmp_path / "cache")])
+    code = cli.main(
+        [
+            "run",
+            "--input",
+            "s3://alertrec-no-such-bucket/events",
+            "--output",
+            str(tmp_path / "w"),
+            "--date",
+            FIXTURE_DAY,
+            "--input-cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert (
         code == 3

@@ -78,8 +78,10 @@ class FaultyProxy:
                     pass
 
             def _error(self, status: int, code: str) -> None:
-                body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-                        f"<Message>injected by the test proxy</Message></Error>").encode()
+                body = (
+                    f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                    f"<Message>injected by the test proxy</Message></Error>"
+                ).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(body)))
@@ -115,8 +117,10 @@ class FaultyProxy:
                         f"<Error><Key>{k.decode()}</Key><Code>InternalError</Code><Message>injected</Message></Error>"
                         for k in keys
                     )
-                    xml = (f'<?xml version="1.0" encoding="UTF-8"?><DeleteResult '
-                           f'xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{errors}</DeleteResult>').encode()
+                    xml = (
+                        f'<?xml version="1.0" encoding="UTF-8"?><DeleteResult '
+                        f'xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{errors}</DeleteResult>'
+                    ).encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(xml)))
@@ -160,8 +164,7 @@ class FaultyProxy:
         """The fault for this request, or None: the applicable kind injected least so far."""
         is_delete = method == "POST" and re.search(r"[?&]delete", path) is not None
         applicable = [
-            k for k in self.kinds
-            if (k != "cut_body" or method == "GET") and (k != "delete_errors" or is_delete)
+            k for k in self.kinds if (k != "cut_body" or method == "GET") and (k != "delete_errors" or is_delete)
         ]
         with self.lock:
             self.requests += 1

@@ -33,8 +33,9 @@ class KillingStorage(ForwardingStorage):
         Die before writing a path that ends with this (instead of by index).
     """
 
-    def __init__(self, inner: Storage, kill_at: int = -1, when: str = "before",
-                 kill_before_write_of: str | None = None) -> None:
+    def __init__(
+        self, inner: Storage, kill_at: int = -1, when: str = "before", kill_before_write_of: str | None = None
+    ) -> None:
         self.inner, self.kill_at, self.when = inner, kill_at, when
         self.kill_before_write_of = kill_before_write_of
         self.calls: list[tuple[str, tuple[str, ...]]] = []
@@ -62,4 +63,3 @@ class KillingStorage(ForwardingStorage):
     def delete(self, rel_paths: Iterable[str]) -> None:
         paths = tuple(rel_paths)
         self._mutate("delete", paths, lambda: self.inner.delete(paths))
-

@@ -16,15 +16,28 @@ pytestmark = pytest.mark.slow
 
 def test_the_packed_environment_runs_alertrec_without_pyspark(tmp_path):
     constraints = tmp_path / "constraints.txt"
-    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True,
-                            text=True, check=True)
+    frozen = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
+    )
     constraints.write_text(frozen.stdout)
     base = sys.base_prefix  # stands for the nodes' /usr
     archive = tmp_path / "env.tar.gz"
     built = subprocess.run(
-        ["scripts/build_emr_env.sh", "-o", str(archive), "-p", os.path.join(base, "bin", "python3.11"),
-         "--python-prefix", base, "-c", str(constraints)],
-        cwd=REPO, capture_output=True, text=True, timeout=1200,
+        [
+            "scripts/build_emr_env.sh",
+            "-o",
+            str(archive),
+            "-p",
+            os.path.join(base, "bin", "python3.11"),
+            "--python-prefix",
+            base,
+            "-c",
+            str(constraints),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert built.returncode == 0, built.stderr[-3000:]
     assert built.stdout.strip() == str(archive)
@@ -38,10 +51,17 @@ def test_the_packed_environment_runs_alertrec_without_pyspark(tmp_path):
     assert not [n for n in names if "venv_pack" in n]
     assert os.readlink(env_dir / "bin" / "python3.11") == os.path.join(base, "bin", "python3.11")
     run = subprocess.run(
-        [str(env_dir / "bin" / "python"), "-c",
-         "import alertrec, alertrec.sqlfiles, alertrec.io.publish, awswrangler, sys;"
-         "print(alertrec.__file__.startswith(sys.prefix), len(alertrec.sqlfiles.list_statements()))"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"},
+        [
+            str(env_dir / "bin" / "python"),
+            "-c",
+            "import alertrec, alertrec.sqlfiles, alertrec.io.publish, awswrangler, sys;"
+            "print(alertrec.__file__.startswith(sys.prefix), len(alertrec.sqlfiles.list_statements()))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert run.returncode == 0, run.stderr
     located, statements = run.stdout.split()

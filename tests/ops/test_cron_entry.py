@@ -37,15 +37,23 @@ def _env() -> dict[str, str]:
 
 
 def _nightly(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, NIGHTLY, *args], cwd=REPO, env=_env(), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, NIGHTLY, *args],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _on_a_terminal(cmd: list[str], timeout: int = 600) -> tuple[int, str, str]:
     """Run ``cmd`` with stderr on a pseudo-terminal; (exit code, stdout, what the terminal showed)."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=dict(_env(), TERM="xterm"), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=slave)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=dict(_env(), TERM="xterm"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave
+    )
     os.close(slave)
     shown: list[bytes] = []
 
@@ -85,8 +93,9 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_refusals_are_one_line_and_an_exit_code_a_scheduler_can_act_on(tmp_path):
     out = tmp_path / "warehouse"
     bad = _nightly("--input", str(FIXTURES), "--output", str(out), "--date", "2026-02-30")
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith("is not a calendar day "
-                                                                              "(day is out of range for month)")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith(
+        "is not a calendar day (day is out of range for month)"
+    )
 
     root = fixture_copy(tmp_path / "in", drop=("actions", INPUT_DAY))
     missing = _nightly("--input", str(root), "--output", str(out), "--date", FIXTURE_DAY)
@@ -96,11 +105,20 @@ def test_refusals_are_one_line_and_an_exit_code_a_scheduler_can_act_on(tmp_path)
     assert "Traceback" not in missing.stderr and missing.stdout == ""
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time, datetime as dt\n"
-         "from alertrec.io.lock import LockOwner, lock_for\nfrom alertrec.io.storage import storage_for\n"
-         "lock_for(storage_for(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), LockOwner.current('run-early'))"
-         ".acquire()\nprint('held', flush=True)\ntime.sleep(120)", str(out), FIXTURE_DAY],
-        cwd=REPO, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, datetime as dt\n"
+            "from alertrec.io.lock import LockOwner, lock_for\nfrom alertrec.io.storage import storage_for\n"
+            "lock_for(storage_for(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), LockOwner.current('run-early'))"
+            ".acquire()\nprint('held', flush=True)\ntime.sleep(120)",
+            str(out),
+            FIXTURE_DAY,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         locked = _nightly("--input", str(FIXTURES), "--output", str(out), "--date", FIXTURE_DAY)
@@ -123,9 +141,23 @@ def test_sigterm_is_exit_143_and_releases_the_lock(s3_bucket):
     client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])
     key = f"alertrec/{lock_path(DAY)}"
     proc = subprocess.Popen(
-        [sys.executable, NIGHTLY, "--input", str(FIXTURES), "--output", f"s3://{s3_bucket}/alertrec",
-         "--date", FIXTURE_DAY, *SPARK_ARGS],
-        cwd=REPO, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            NIGHTLY,
+            "--input",
+            str(FIXTURES),
+            "--output",
+            f"s3://{s3_bucket}/alertrec",
+            "--date",
+            FIXTURE_DAY,
+            *SPARK_ARGS,
+        ],
+        cwd=REPO,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -151,8 +183,9 @@ def test_the_next_run_heals_a_crashed_night_and_shows_progress_at_a_terminal(s3_
     storage = storage_for(root)
     # the crashed night: a day half rewritten (old file + a dead run's file, no _SUCCESS) and its lock left behind
     for tag, kill_at in (("old", "-1"), ("crashed", "2")):
-        subprocess.run([sys.executable, "-m", "tests.ops.publish_child", root, tag, f"run-{tag}", kill_at],
-                       cwd=REPO, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "tests.ops.publish_child", root, tag, f"run-{tag}", kill_at], cwd=REPO, timeout=120
+        )
     subprocess.run([sys.executable, "-c", _DEAD_HOLDER, root, FIXTURE_DAY], cwd=REPO, timeout=120)
     assert not storage.exists(success_path(DAY)) and len(storage.list(day_dir(DAY))) == 2
     assert storage.exists(lock_path(DAY))
@@ -165,8 +198,9 @@ def test_the_next_run_heals_a_crashed_night_and_shows_progress_at_a_terminal(s3_
     rows = check_recommendations(read_published_day(storage, DAY), top_k=5)
     assert len(storage.list(day_dir(DAY))) == 2 and not storage.exists(lock_path(DAY))
     # at a terminal: short lines, a redrawn status line naming the running stage, the summary on stdout
-    assert re.search(r"WARNING: took over the lock \S+ from run run-crashed on host .* its process .* is gone",
-                     terminal), terminal[-3000:]
+    assert re.search(
+        r"WARNING: took over the lock \S+ from run run-crashed on host .* its process .* is gone", terminal
+    ), terminal[-3000:]
     assert "\r\x1b[2K" in terminal
     assert re.search(r"\r\x1b\[2K[|/\\-] extract \d+:\d\d", terminal), terminal[-3000:]
     assert not PLAIN_LINE.search(terminal)
@@ -186,8 +220,15 @@ def test_the_real_job_killed_while_publishing_is_healed_by_a_rerun(s3_bucket):
     root = f"s3://{s3_bucket}/alertrec"
     storage = storage_for(root)
     args = ["--input", str(FIXTURES), "--output", root, "--date", FIXTURE_DAY, *SPARK_ARGS]
-    killed = subprocess.run([sys.executable, "-m", "tests.ops.job_child", "_SUCCESS", NIGHTLY, *args], cwd=REPO,
-                            env=_env(), capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    killed = subprocess.run(
+        [sys.executable, "-m", "tests.ops.job_child", "_SUCCESS", NIGHTLY, *args],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     files = storage.list(day_dir(DAY))
     assert files and not storage.exists(success_path(DAY)), files  # data written, no _SUCCESS: unpublished

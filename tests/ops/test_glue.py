@@ -43,9 +43,16 @@ def test_first_registration_creates_the_table_and_the_partition(glue, target, s3
     sd = table["StorageDescriptor"]
     assert sd["Location"] == f"s3://{s3_bucket}/alertrec/recommendations/"
     assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [
-        ("account_id", "bigint"), ("alert_id", "string"), ("rank", "int"), ("item_type", "string"),
-        ("item_id", "string"), ("item_label", "string"), ("score", "double"), ("reason", "string"),
-        ("model_version", "string"), ("generated_at", "timestamp"),
+        ("account_id", "bigint"),
+        ("alert_id", "string"),
+        ("rank", "int"),
+        ("item_type", "string"),
+        ("item_id", "string"),
+        ("item_label", "string"),
+        ("score", "double"),
+        ("reason", "string"),
+        ("model_version", "string"),
+        ("generated_at", "timestamp"),
     ]
     assert [c["Name"] for c in sd["Columns"]] == list(S.RECOMMENDATION_COLUMNS)
     assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]

@@ -45,8 +45,13 @@ class FakePipeline:
         if self.fail is not None:
             raise self.fail
         result = publish_day(storage, recs(self.tag), config.date, config.run_id)
-        return {"run_id": config.run_id, "day": config.date.isoformat(), "status": "published",
-                "output": {"url": result.url, "rows": result.rows}, "timings_s": {"publish": 0.1}}
+        return {
+            "run_id": config.run_id,
+            "day": config.date.isoformat(),
+            "status": "published",
+            "output": {"url": result.url, "rows": result.rows},
+            "timings_s": {"publish": 0.1},
+        }
 
 
 def _config(output: str, run: str = "run-1", input_root: str = str(FIXTURES)) -> Config:
@@ -75,8 +80,9 @@ time.sleep(120)
 
 def test_cron_is_refused_with_exit_5_while_another_run_of_the_day_holds_the_lock(fake, tmp_path, capsys):
     out = tmp_path / "warehouse"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out), FIXTURE_DAY], cwd=REPO,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(out), FIXTURE_DAY], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         code = cli.main(["cron", "--input", str(FIXTURES), "--output", str(out), "--date", FIXTURE_DAY])
@@ -86,8 +92,12 @@ def test_cron_is_refused_with_exit_5_while_another_run_of_the_day_holds_the_lock
         assert f"run run-nightly on host {os.uname().nodename} (pid {holder.pid}" in err[-1]
         assert fake.calls == []  # refused before any work
         # another day is not blocked
-        assert cli.main(["cron", "--input", str(FIXTURES), "--output", str(out), "--date", "2026-02-02",
-                         "--no-input-check"]) == 0
+        assert (
+            cli.main(
+                ["cron", "--input", str(FIXTURES), "--output", str(out), "--date", "2026-02-02", "--no-input-check"]
+            )
+            == 0
+        )
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -124,15 +134,17 @@ def test_cron_default_day_is_today_utc_and_its_summary_goes_to_the_log(fake, tmp
     assert f"published {today.isoformat()} -> " in caplog.text and "stages: publish 0.1 s" in caplog.text
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--glue-database", "db"], "--glue-database and --glue-table go together"),
-    (["--glue-database", "db", "--glue-table", "t"], "need an s3:// --output"),
-    (["--glue-database", "DB", "--glue-table", "t"], "lowercase"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--glue-database", "db"], "--glue-database and --glue-table go together"),
+        (["--glue-database", "db", "--glue-table", "t"], "need an s3:// --output"),
+        (["--glue-database", "DB", "--glue-table", "t"], "lowercase"),
+    ],
+)
 @pytest.mark.parametrize("command", ["run", "cron"])
 def test_glue_flags_are_checked_before_any_work(fake, tmp_path, capsys, command, argv, needle):
-    code = cli.main([command, "--input", str(FIXTURES), "--output", str(tmp_path / "w"), "--date", FIXTURE_DAY,
-                     *argv])
+    code = cli.main([command, "--input", str(FIXTURES), "--output", str(tmp_path / "w"), "--date", FIXTURE_DAY, *argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and needle in err[-1], err
     assert fake.calls == []
@@ -159,9 +171,7 @@ class TestOnS3:
             return None
         return json.loads(body)
 
-    def test_the_run_holds_the_lock_and_the_day_lands_in_glue_after_success(
-        self, monkeypatch, root, s3_bucket, target
-    ):
+    def test_the_run_holds_the_lock_and_the_day_lands_in_glue_after_success(self, monkeypatch, root, s3_bucket, target):
         seen = {}
 
         def during(config, storage):
@@ -256,8 +266,7 @@ class TestOnS3:
             client.put_object(Bucket=s3_bucket, Key=f"alertrec/{lock_path(DAY)}", Body=json.dumps(doc).encode())
 
         monkeypatch.setattr("alertrec.pipeline.run_day", FakePipeline("new", during=taken_over))
-        code = cli.main(["cron", "--input", str(FIXTURES), "--output", root, "--date", FIXTURE_DAY,
-                         "--no-input-check"])
+        code = cli.main(["cron", "--input", str(FIXTURES), "--output", root, "--date", FIXTURE_DAY, "--no-input-check"])
         assert code == 5
         assert item_ids(read_published_day(storage, DAY)) == ["old-item-0", "old-item-1", "old-item-2"]
         assert self._lock_doc(s3_bucket)["run_id"] == "run-other"  # not ours to release
@@ -271,13 +280,15 @@ def test_the_days_input_on_s3_is_listed_without_spark(s3_bucket):
     client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])
     config = _config("unused", input_root=f"s3://{s3_bucket}/events/")
     day_file = f"dt={INPUT_DAY}/part-0.parquet"
-    client.put_object(Bucket=s3_bucket, Key=f"events/alerts/{day_file}",
-                      Body=(FIXTURES / "alerts" / day_file).read_bytes())
+    client.put_object(
+        Bucket=s3_bucket, Key=f"events/alerts/{day_file}", Body=(FIXTURES / "alerts" / day_file).read_bytes()
+    )
     client.put_object(Bucket=s3_bucket, Key=f"events/actions/dt={INPUT_DAY}/_SUCCESS", Body=b"")
     with pytest.raises(InputError, match=f"no actions partition s3://{s3_bucket}/events/actions/dt={INPUT_DAY} "):
         check_day_input(config)  # a marker file alone is no data
-    client.put_object(Bucket=s3_bucket, Key=f"events/actions/{day_file}",
-                      Body=(FIXTURES / "actions" / day_file).read_bytes())
+    client.put_object(
+        Bucket=s3_bucket, Key=f"events/actions/{day_file}", Body=(FIXTURES / "actions" / day_file).read_bytes()
+    )
     found = check_day_input(config)
     assert found == {
         "day": INPUT_DAY,

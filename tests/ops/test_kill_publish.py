@@ -27,7 +27,10 @@ PROTOCOL = ["delete _SUCCESS", "write the data file", "delete other files", "wri
 def _child(output: str, tag: str, kill_at: int = -1, when: str = "before") -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tests.ops.publish_child", output, tag, f"run-{tag}", str(kill_at), when],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -63,10 +66,10 @@ def test_sigkill_at_every_step_of_publishing(output):
     # a rerun makes 4 storage calls (PROTOCOL); die before each, then right after the last
     expected = {
         0: ("published", _ids("old")),  # before step 1: the previous complete day, untouched
-        1: ("unpublished", None),       # _SUCCESS gone, old file still there
-        2: ("unpublished", None),       # old file + this run's file, no _SUCCESS
-        3: ("unpublished", None),       # only this run's file, no _SUCCESS
-        4: ("published", _ids("k4")),   # after step 4: the new day, whole
+        1: ("unpublished", None),  # _SUCCESS gone, old file still there
+        2: ("unpublished", None),  # old file + this run's file, no _SUCCESS
+        3: ("unpublished", None),  # only this run's file, no _SUCCESS
+        4: ("published", _ids("k4")),  # after step 4: the new day, whole
     }
     for k, want in expected.items():
         tag = f"k{k}"

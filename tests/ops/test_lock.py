@@ -92,8 +92,15 @@ class TestS3Lock:
 
     def _plant(self, s3_bucket, **doc):
         client, key = self._object(s3_bucket)
-        body = {"run_id": "run-other", "host": "elsewhere", "pid": 1, "pid_started": 1.0, "token": "t-other",
-                "ttl_s": 900.0, **doc}
+        body = {
+            "run_id": "run-other",
+            "host": "elsewhere",
+            "pid": 1,
+            "pid_started": 1.0,
+            "token": "t-other",
+            "ttl_s": 900.0,
+            **doc,
+        }
         client.put_object(Bucket=s3_bucket, Key=key, Body=json.dumps(body).encode())
 
     def test_conditional_put_lets_one_run_in_and_refuses_the_next(self, root, s3_bucket):

@@ -26,10 +26,19 @@ def test_notebook_runs_on_the_fixtures_under_papermill(tmp_path, monkeypatch):
     out = tmp_path / "warehouse"
     executed = tmp_path / "executed.ipynb"
     papermill.execute_notebook(
-        str(NOTEBOOK), str(executed),
-        parameters={"input_root": str(FIXTURES), "output_root": str(out), "day": FIXTURE_DAY, "top_k": 3,
-                    "spark_master": "local[2]"},
-        kernel_name="python3", cwd=str(NOTEBOOK.parent), progress_bar=False, execution_timeout=600,
+        str(NOTEBOOK),
+        str(executed),
+        parameters={
+            "input_root": str(FIXTURES),
+            "output_root": str(out),
+            "day": FIXTURE_DAY,
+            "top_k": 3,
+            "spark_master": "local[2]",
+        },
+        kernel_name="python3",
+        cwd=str(NOTEBOOK.parent),
+        progress_bar=False,
+        execution_timeout=600,
     )
     nb = nbformat.read(executed, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -45,7 +54,10 @@ def test_notebook_runs_on_the_fixtures_under_papermill(tmp_path, monkeypatch):
     assert result["output"] == str(out / "recommendations" / f"dt={FIXTURE_DAY}")
     check_recommendations(read_published_day(storage_for(str(out)), DAY), top_k=3)
     # the frames are shown: sessions, accounting, clusters, medoids, recommendations, published rows
-    tables = [c for c in nb.cells if c.cell_type == "code"
-              and any("text/html" in o.get("data", {}) for o in c.get("outputs", []))]
+    tables = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and any("text/html" in o.get("data", {}) for o in c.get("outputs", []))
+    ]
     assert len(tables) >= 7, [c.source[:40] for c in tables]
     assert not os.path.exists(NOTEBOOK.parent / "warehouse")

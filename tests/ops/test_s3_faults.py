@@ -74,4 +74,3 @@ def test_persistent_throttling_fails_in_one_line_after_the_configured_attempts(s
     assert "\n" not in message and "SlowDown" in message and "step 1 of 4" in message
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server)
     assert item_ids(read_published_day(storage_for(root), DAYS[0])) == ["old-item-0", "old-item-1", "old-item-2"]
-

@@ -35,13 +35,33 @@ def test_emr_step_runs_under_spark_submit_to_s3_and_glue(s3_bucket):
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     proc = subprocess.run(
         [
-            str(SPARK_SUBMIT), "--master", "local[2]", "--driver-memory", "1g",
-            "--conf", "spark.ui.enabled=false",
+            str(SPARK_SUBMIT),
+            "--master",
+            "local[2]",
+            "--driver-memory",
+            "1g",
+            "--conf",
+            "spark.ui.enabled=false",
             "jobs/run_day_step.py",
-            "--input", str(FIXTURES), "--output", root, "--date", FIXTURE_DAY, "--top-k", "5",
-            "--glue-database", database, "--glue-table", "recommendations",
+            "--input",
+            str(FIXTURES),
+            "--output",
+            root,
+            "--date",
+            FIXTURE_DAY,
+            "--top-k",
+            "5",
+            "--glue-database",
+            database,
+            "--glue-table",
+            "recommendations",
         ],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     storage = storage_for(root)
@@ -56,6 +76,7 @@ def test_emr_step_runs_under_spark_submit_to_s3_and_glue(s3_bucket):
     # merges the Python driver's stderr into its own stdout, so on EMR they are in the step's stdout log
     logs = proc.stdout + proc.stderr
     assert "\r" not in logs and "\x1b" not in logs
-    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO alertrec\.cli: published 2026-02-01 -> ",
-                     proc.stdout, re.M), proc.stdout[-3000:]
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO alertrec\.cli: published 2026-02-01 -> ", proc.stdout, re.M
+    ), proc.stdout[-3000:]
     assert re.search(r"INFO alertrec\.io\.glue: registered dt=2026-02-01 in Glue table ", proc.stdout)

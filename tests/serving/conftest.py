@@ -31,16 +31,22 @@ POOL_ID = query_item_id(canonical_query(POOL_QUERY, "sql"))
 
 MODES = {
     "a1": [
-        [("dashboard", "dash-overview", "Service overview: api", None),
-         ("dashboard", "dash-deploys", "Deployments: api", None),
-         ("query", DEPLOY_QUERY, None, "lucene")],
-        [("dashboard", "dash-overview", "Service overview: api", None),
-         ("query", POOL_QUERY, None, "sql"),
-         ("dashboard", "dash-pg", "PostgreSQL: connections", None)],
+        [
+            ("dashboard", "dash-overview", "Service overview: api", None),
+            ("dashboard", "dash-deploys", "Deployments: api", None),
+            ("query", DEPLOY_QUERY, None, "lucene"),
+        ],
+        [
+            ("dashboard", "dash-overview", "Service overview: api", None),
+            ("query", POOL_QUERY, None, "sql"),
+            ("dashboard", "dash-pg", "PostgreSQL: connections", None),
+        ],
     ],
     "a2": [
-        [("dashboard", "dash-kafka", "Kafka: consumer groups", None),
-         ("dashboard", "dash-brokers", "Kafka: brokers", None)],
+        [
+            ("dashboard", "dash-kafka", "Kafka: consumer groups", None),
+            ("dashboard", "dash-brokers", "Kafka: brokers", None),
+        ],
     ],
 }
 TITLES = {"a1": "High 5xx rate on api", "a2": "Kafka consumer lag on orders"}
@@ -57,20 +63,42 @@ def account_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
                 start = base + pd.Timedelta(hours=2 + 3 * m + (alert_id == "a2"))
                 for seq, (item_type, key, title, language) in enumerate(steps):
                     ts = start + pd.Timedelta(seconds=60 * (seq + 1))
-                    items.append({
-                        S.SESSION_ID: sid, S.ACCOUNT_ID: ACCOUNT, S.USER_ID: "u1", S.ALERT_ID: alert_id,
-                        S.SEQ: seq, S.EVENT_ID: f"{sid}-e{seq}", S.TS: ts, S.OFFSET_S: 60.0 * (seq + 1),
-                        S.ITEM_TYPE: item_type, S.ITEM_KEY: key.format(hex=f"{day:02d}ab34cd56ef"),
-                        S.ITEM_TITLE: title, S.QUERY_LANGUAGE: language,
-                    })
+                    items.append(
+                        {
+                            S.SESSION_ID: sid,
+                            S.ACCOUNT_ID: ACCOUNT,
+                            S.USER_ID: "u1",
+                            S.ALERT_ID: alert_id,
+                            S.SEQ: seq,
+                            S.EVENT_ID: f"{sid}-e{seq}",
+                            S.TS: ts,
+                            S.OFFSET_S: 60.0 * (seq + 1),
+                            S.ITEM_TYPE: item_type,
+                            S.ITEM_KEY: key.format(hex=f"{day:02d}ab34cd56ef"),
+                            S.ITEM_TITLE: title,
+                            S.QUERY_LANGUAGE: language,
+                        }
+                    )
                 end = start + pd.Timedelta(seconds=60 * (len(steps) + 1))
-                sessions.append({
-                    S.SESSION_ID: sid, S.ACCOUNT_ID: ACCOUNT, S.USER_ID: "u1", S.ALERT_EVENT_ID: f"ae-{sid}",
-                    S.ALERT_ID: alert_id, S.ALERT_TITLE: TITLES[alert_id], S.SEVERITY: "HIGH", S.FIRED_AT: start,
-                    S.STARTED_AT: start, S.ENDED_AT: end, S.DURATION_S: (end - start).total_seconds(),
-                    S.RESOLVED: True, S.END_REASON: S.END_RESOLVED, S.N_EVENTS: len(steps) + 2,
-                    S.N_ITEMS: len(steps),
-                })
+                sessions.append(
+                    {
+                        S.SESSION_ID: sid,
+                        S.ACCOUNT_ID: ACCOUNT,
+                        S.USER_ID: "u1",
+                        S.ALERT_EVENT_ID: f"ae-{sid}",
+                        S.ALERT_ID: alert_id,
+                        S.ALERT_TITLE: TITLES[alert_id],
+                        S.SEVERITY: "HIGH",
+                        S.FIRED_AT: start,
+                        S.STARTED_AT: start,
+                        S.ENDED_AT: end,
+                        S.DURATION_S: (end - start).total_seconds(),
+                        S.RESOLVED: True,
+                        S.END_REASON: S.END_RESOLVED,
+                        S.N_EVENTS: len(steps) + 2,
+                        S.N_ITEMS: len(steps),
+                    }
+                )
     return pd.DataFrame(sessions), normalize_items(pd.DataFrame(items), link_threshold=95.0)
 
 
@@ -78,19 +106,31 @@ def published_lists() -> pd.DataFrame:
     """The day's published rows (contract columns) of the account."""
     rows = []
     lists = {
-        "a1": [("dashboard", "dash-overview", "Service overview: api"),
-               ("query", DEPLOY_ID, "service:api AND version:01ab34cd56ef"),
-               ("dashboard", "dash-pg", "PostgreSQL: connections"),
-               ("dashboard", "dash-deploys", "Deployments: api"),
-               ("query", POOL_ID, POOL_QUERY)],
+        "a1": [
+            ("dashboard", "dash-overview", "Service overview: api"),
+            ("query", DEPLOY_ID, "service:api AND version:01ab34cd56ef"),
+            ("dashboard", "dash-pg", "PostgreSQL: connections"),
+            ("dashboard", "dash-deploys", "Deployments: api"),
+            ("query", POOL_ID, POOL_QUERY),
+        ],
         "a2": [("dashboard", "dash-kafka", "Kafka: consumer groups"), ("dashboard", "dash-brokers", "Kafka: brokers")],
     }
     for alert_id, entries in lists.items():
         for rank, (item_type, item_id, label) in enumerate(entries, start=1):
-            rows.append({S.ACCOUNT_ID: ACCOUNT, S.ALERT_ID: alert_id, S.RANK: rank, S.ITEM_TYPE: item_type,
-                         S.ITEM_ID: item_id, S.ITEM_LABEL: label, S.SCORE: 10.0 - rank,
-                         S.REASON_TEXT: f"opened in {20 - rank} of 40 investigations of this alert",
-                         S.MODEL_VERSION: "mxnet-v1-test", S.GENERATED_AT: pd.Timestamp("2026-02-01", tz="UTC")})
+            rows.append(
+                {
+                    S.ACCOUNT_ID: ACCOUNT,
+                    S.ALERT_ID: alert_id,
+                    S.RANK: rank,
+                    S.ITEM_TYPE: item_type,
+                    S.ITEM_ID: item_id,
+                    S.ITEM_LABEL: label,
+                    S.SCORE: 10.0 - rank,
+                    S.REASON_TEXT: f"opened in {20 - rank} of 40 investigations of this alert",
+                    S.MODEL_VERSION: "mxnet-v1-test",
+                    S.GENERATED_AT: pd.Timestamp("2026-02-01", tz="UTC"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -105,8 +145,17 @@ def serving_files() -> dict[str, bytes]:
 
     sessions, items = account_frames()
     clusters = cluster_sessions(sessions, items, ClusterParams())
-    return build_serving_files(ACCOUNT, DAY, sessions, items, clusters, published_lists(), RANKER_FILES,
-                               Config(input_root="x", date=DAY, seed=3), epochs=5)
+    return build_serving_files(
+        ACCOUNT,
+        DAY,
+        sessions,
+        items,
+        clusters,
+        published_lists(),
+        RANKER_FILES,
+        Config(input_root="x", date=DAY, seed=3),
+        epochs=5,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -39,8 +39,9 @@ def test_ping_and_load_list_get_unload(client, serving_root):
     assert r.status_code == 200 and r.json()["modelName"] == "7"
     absolute = str(serving_root / A8)
     assert client.post("/models", json={"model_name": "8", "url": absolute}).status_code == 200
-    assert client.get("/models").json() == {"models": [{"modelName": "7", "modelUrl": A7},
-                                                       {"modelName": "8", "modelUrl": absolute}]}
+    assert client.get("/models").json() == {
+        "models": [{"modelName": "7", "modelUrl": A7}, {"modelName": "8", "modelUrl": absolute}]
+    }
     assert client.get("/models/7").json() == {"modelName": "7", "modelUrl": A7}
     assert client.delete("/models/7").status_code == 200
     assert client.get("/models/7").status_code == 404
@@ -62,9 +63,18 @@ def test_no_such_folder_is_404(client):
     _alive(client)
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"url": "x"}', b'{"model_name": "7"}',
-                                  b'{"model_name": "", "url": "x"}', b'{"model_name": "a/b", "url": "x"}',
-                                  b'{"model_name": "7", "url": 5}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        b'{"url": "x"}',
+        b'{"model_name": "7"}',
+        b'{"model_name": "", "url": "x"}',
+        b'{"model_name": "a/b", "url": "x"}',
+        b'{"model_name": "7", "url": 5}',
+    ],
+)
 def test_bad_load_requests_are_400(client, body):
     r = client.post("/models", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 400 and "error" in r.json()
@@ -85,9 +95,18 @@ def test_invoke(client, serving_root):
     assert len(r.json()["recommendations"]) == 3
 
 
-@pytest.mark.parametrize("body", [b"{oops", b'"a string"', b'{"events": []}', b'{"alert_id": "a1"}',
-                                  b'{"alert_id": "a1", "events": {}}', b'{"alert_id": "a1", "events": [], "top_k": -1}',
-                                  b'{"alert_id": "a1", "events": [7]}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{oops",
+        b'"a string"',
+        b'{"events": []}',
+        b'{"alert_id": "a1"}',
+        b'{"alert_id": "a1", "events": {}}',
+        b'{"alert_id": "a1", "events": [], "top_k": -1}',
+        b'{"alert_id": "a1", "events": [7]}',
+    ],
+)
 def test_bad_invoke_requests_are_400_and_the_server_goes_on(client, body):
     client.post("/models", json={"model_name": "7", "url": A7})
     r = client.post("/models/7/invoke", content=body, headers={"content-type": "application/json"})
@@ -153,9 +172,12 @@ def test_alertrec_serve_stops_cleanly_on_sigterm(serving_root):
     import httpx
 
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "alertrec", "serve", "--output", str(serving_root),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alertrec", "serve", "--output", str(serving_root), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -176,13 +198,18 @@ def test_alertrec_serve_stops_cleanly_on_sigterm(serving_root):
         def client(i: int) -> list[int]:
             with httpx.Client(base_url=base) as c:
                 good = {"alert_id": "a1", "events": [opened(), dashboard("e1", 60, "dash-overview")]}
-                return [c.post("/models/7/invoke", json=good).status_code if (i + k) % 3
-                        else c.post("/models/7/invoke", content=b"{").status_code for k in range(10)]
+                return [
+                    c.post("/models/7/invoke", json=good).status_code
+                    if (i + k) % 3
+                    else c.post("/models/7/invoke", content=b"{").status_code
+                    for k in range(10)
+                ]
 
         with ThreadPoolExecutor(8) as pool:
             codes = [code for codes in pool.map(client, range(8)) for code in codes]
-        assert sorted(set(codes)) == [200, 400] and codes.count(400) == sum(1 for i in range(8) for k in range(10)
-                                                                              if (i + k) % 3 == 0)
+        assert sorted(set(codes)) == [200, 400] and codes.count(400) == sum(
+            1 for i in range(8) for k in range(10) if (i + k) % 3 == 0
+        )
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:

@@ -72,8 +72,14 @@ def test_only_alert_opened_is_the_published_list(serving_root):
         got = answer["recommendations"]
         assert [r["rank"] for r in got] == list(expected["rank"])
         assert [(r["item_type"], r["item_id"], r["item_label"], r["score"], r["reason"]) for r in got] == list(
-            zip(expected["item_type"], expected["item_id"], expected["item_label"], expected["score"],
-                expected["reason"]))
+            zip(
+                expected["item_type"],
+                expected["item_id"],
+                expected["item_label"],
+                expected["score"],
+                expected["reason"],
+            )
+        )
     assert len(bundle.recommend("a1", [opened()], top_k=2)["recommendations"]) == 2
 
 
@@ -123,14 +129,21 @@ def test_unknown_items_fall_back_to_the_list(serving_root):
     bundle = load_bundle(str(serving_root / serving_prefix(DAY, ACCOUNT)))
     answer = bundle.recommend("a1", [opened(), dashboard("e1", 60, "dash-never-seen")])
     assert [r["item_id"] for r in answer["recommendations"]] == list(
-        published_lists().query("alert_id == 'a1'")["item_id"])
+        published_lists().query("alert_id == 'a1'")["item_id"]
+    )
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"alert_id": "", "events": []}, {"alert_id": 3, "events": []}, {"alert_id": "a1", "events": "x"},
-    {"alert_id": "a1", "events": [1]}, {"alert_id": "a1", "events": [], "top_k": 0},
-    {"alert_id": "a1", "events": [], "top_k": "5"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"alert_id": "", "events": []},
+        {"alert_id": 3, "events": []},
+        {"alert_id": "a1", "events": "x"},
+        {"alert_id": "a1", "events": [1]},
+        {"alert_id": "a1", "events": [], "top_k": 0},
+        {"alert_id": "a1", "events": [], "top_k": "5"},
+    ],
+)
 def test_bad_arguments(serving_root, kwargs):
     bundle = load_bundle(str(serving_root / serving_prefix(DAY, ACCOUNT)))
     with pytest.raises(BadRequest):
@@ -138,8 +151,10 @@ def test_bad_arguments(serving_root, kwargs):
 
 
 def test_the_serving_path_never_imports_mxnet():
-    code = ("import sys, alertrec.serving, alertrec.serving.app, alertrec.serving.replay; "
-            "sys.exit(1 if 'mxnet' in sys.modules else 0)")
+    code = (
+        "import sys, alertrec.serving, alertrec.serving.app, alertrec.serving.replay; "
+        "sys.exit(1 if 'mxnet' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -152,8 +167,17 @@ def test_the_same_input_gives_the_same_bytes(serving_files):
     sessions, items = account_frames()
     shuffled = sessions.sample(frac=1.0, random_state=1)  # row order does not matter either
     clusters = cluster_sessions(sessions, items, ClusterParams())
-    again = build_serving_files(ACCOUNT, DAY, shuffled, items, clusters, published_lists(), RANKER_FILES,
-                                Config(input_root="x", date=DAY, seed=3), epochs=5)
+    again = build_serving_files(
+        ACCOUNT,
+        DAY,
+        shuffled,
+        items,
+        clusters,
+        published_lists(),
+        RANKER_FILES,
+        Config(input_root="x", date=DAY, seed=3),
+        epochs=5,
+    )
     assert again == serving_files
 
 
@@ -173,7 +197,7 @@ def test_features_of_a_prefix_by_hand(serving_files):
     assert x["trans_alert"] == 1.0
     assert x["own_use"] == 0.5 and x["last_share"] == 0.5  # one of the two modes, always its root cause
     assert x["static_inv_rank"] == 0.5  # rank 2 of the published list
-    assert x["knn_cause"] == pytest.approx(1.0 * 20 * (2 / 6 ** 0.5) / (20 * (2 / 6 ** 0.5) + 20 * (1 / 6 ** 0.5)))
+    assert x["knn_cause"] == pytest.approx(1.0 * 20 * (2 / 6**0.5) / (20 * (2 / 6**0.5) + 20 * (1 / 6**0.5)))
     assert x["log_elapsed"] == pytest.approx(np.log1p(120.0)) and x["log_steps"] == pytest.approx(np.log1p(2))
     pg = dict(zip(FEATURES, f.x[list(f.codes).index(code("dashboard", "dash-pg"))]))
     assert pg["trans_alert"] == 0.0

@@ -13,7 +13,8 @@ from tests.serving.conftest import ACCOUNT, DEPLOY_ID, account_frames
 
 def test_session_knn_ranks_by_neighbour_similarity():
     knn = SessionKNN(k=10, other_alert_weight=0.5).fit(
-        [np.array([0, 1]), np.array([0, 2]), np.array([0, 2, 3]), np.array([4])], np.array(["a", "a", "a", "b"]), 5)
+        [np.array([0, 1]), np.array([0, 2]), np.array([0, 2, 3]), np.array([4])], np.array(["a", "a", "a", "b"]), 5
+    )
     assert list(knn.rank("a", np.array([0]), fallback=np.array([4]), top_k=3)) == [2, 1, 3]
     # an empty prefix, or no neighbour at all: the fallback list without what was used
     assert list(knn.rank("a", np.array([], dtype=np.int64), fallback=np.array([4, 1]), top_k=3)) == [4, 1]
@@ -24,8 +25,9 @@ def test_replay_of_one_bad_deploy_investigation(serving_files):
     bundle = Bundle.from_files(serving_files)
     hist_s, hist_i = account_frames()
     start = pd.Timestamp("2026-02-01T09:00:00Z")
-    test_s = pd.DataFrame([{S.SESSION_ID: "t1", S.ACCOUNT_ID: ACCOUNT, S.ALERT_ID: "a1", S.STARTED_AT: start,
-                            S.RESOLVED: True}])
+    test_s = pd.DataFrame(
+        [{S.SESSION_ID: "t1", S.ACCOUNT_ID: ACCOUNT, S.ALERT_ID: "a1", S.STARTED_AT: start, S.RESOLVED: True}]
+    )
     test_i = pd.DataFrame(
         [
             {S.SESSION_ID: "t1", S.SEQ: k, S.OFFSET_S: 60.0 * (k + 1), S.ITEM_TYPE: t, S.ITEM_ID: i}

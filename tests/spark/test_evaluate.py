@@ -85,8 +85,23 @@ def test_evaluate_from_args_parses_and_reports(monkeypatch, capsys, report):
     monkeypatch.setattr("alertrec.evaluate.cli.evaluate", fake_evaluate)  # where evaluate_from_args looks it up
     from alertrec import cli
 
-    code = cli.main(["evaluate", "--input", "in", "--date", "2026-02-01", "--days", "3", "--list-length", "15",
-                     "--history-days", "9", "--seed", "4"])
+    code = cli.main(
+        [
+            "evaluate",
+            "--input",
+            "in",
+            "--date",
+            "2026-02-01",
+            "--days",
+            "3",
+            "--list-length",
+            "15",
+            "--history-days",
+            "9",
+            "--seed",
+            "4",
+        ]
+    )
     printed = capsys.readouterr().out
     settings = seen["settings"]
     assert code == 0

@@ -27,7 +27,6 @@ T0 = dt.datetime(2026, 1, 20, 10, 0, tzinfo=UTC)  # a Tuesday morning inside the
 DAY = "2026-01-20"
 
 
-
 # --------------------------------------------------------------------------
 # builders
 # --------------------------------------------------------------------------
@@ -360,9 +359,7 @@ def test_alerts_accounting_and_fired(spark):
     ]
     assert fired[s.LAST_FIRED_AT].tolist() == [at(60), at(1)]
     # a firing of the lookback still opens a session; it is not a fired definition
-    assert ex.sessions[[s.SESSION_ID, s.ALERT_ID, s.ALERT_EVENT_ID]].values.tolist() == [
-        ["open4", "disk", "f4"]
-    ]
+    assert ex.sessions[[s.SESSION_ID, s.ALERT_ID, s.ALERT_EVENT_ID]].values.tolist() == [["open4", "disk", "f4"]]
 
 
 def test_every_row_read_is_accounted_once(spark):
@@ -460,10 +457,30 @@ def _one_user_world(payloads):
     import pandas as pd
 
     t = pd.Timestamp("2026-01-20 10:00", tz="UTC")
-    alerts = pd.DataFrame([{s.ACCOUNT_ID: 1, s.ALERT_EVENT_ID: "ae1", s.ALERT_ID: "a1", s.ALERT_TITLE: "t",
-                            s.SEVERITY: "HIGH", s.FIRED_AT: t - pd.Timedelta(minutes=5), s.DT: "2026-01-20"}])
-    rows = [{s.EVENT_ID: "o1", s.ACCOUNT_ID: 1, s.USER_ID: "u", s.TS: t, s.ACTION: s.ALERT_OPENED,
-             s.PAYLOAD: '{"alert_event_id": "ae1"}', s.DT: "2026-01-20"}]
+    alerts = pd.DataFrame(
+        [
+            {
+                s.ACCOUNT_ID: 1,
+                s.ALERT_EVENT_ID: "ae1",
+                s.ALERT_ID: "a1",
+                s.ALERT_TITLE: "t",
+                s.SEVERITY: "HIGH",
+                s.FIRED_AT: t - pd.Timedelta(minutes=5),
+                s.DT: "2026-01-20",
+            }
+        ]
+    )
+    rows = [
+        {
+            s.EVENT_ID: "o1",
+            s.ACCOUNT_ID: 1,
+            s.USER_ID: "u",
+            s.TS: t,
+            s.ACTION: s.ALERT_OPENED,
+            s.PAYLOAD: '{"alert_event_id": "ae1"}',
+            s.DT: "2026-01-20",
+        }
+    ]
     for n, (event_id, action, payload, dt_) in enumerate(payloads):
         rows.append(
             {
@@ -487,10 +504,12 @@ def test_items_carry_the_payload_fields_of_the_winning_copy(spark):
     dash_late = '{"dashboard": {"id": "d1", "title": "late copy"}, "panels": [{"id": "p", "type": "table"}]}'
     dash_early = '{"dashboard": {"id": "d1", "title": "early copy"}, "panels": [{"id": "p", "type": "stat"}]}'
     query = '{"query": {"text": "level:error", "language": "lucene"}, "index": "logs-*", "filters": [{"field": "env"}]}'
-    alerts, actions = _one_user_world([
-        ("d1", s.DASHBOARD_OPENED, dash_late, "2026-01-21"),
-        ("q1", s.QUERY_RUN, query, "2026-01-20"),
-    ])
+    alerts, actions = _one_user_world(
+        [
+            ("d1", s.DASHBOARD_OPENED, dash_late, "2026-01-21"),
+            ("q1", s.QUERY_RUN, query, "2026-01-20"),
+        ]
+    )
     actions = pd_concat_copy(actions, "d1", dash_early, "2026-01-20")
     config = Config(input_root="unused", date="2026-02-01")
     alerts_df = spark.createDataFrame(alerts.astype({s.FIRED_AT: "datetime64[us, UTC]"}))
@@ -517,8 +536,11 @@ def test_the_sql_fields_explode_as_the_raw_payloads_do(spark):
     from alertrec.stages.explode import EXPLODED_COLUMNS, explode_items, explode_one
 
     cases = [
-        (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "panels": [{"type": "b"}, {"type": "a"}, {"type": "b"}], '
-                             '"time_range": {"from": "now-6h", "to": "now"}}'),
+        (
+            s.DASHBOARD_OPENED,
+            '{"dashboard": {"id": "d"}, "panels": [{"type": "b"}, {"type": "a"}, {"type": "b"}], '
+            '"time_range": {"from": "now-6h", "to": "now"}}',
+        ),
         (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}}'),
         (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "panels": null, "time_range": null}'),
         (s.DASHBOARD_OPENED, '{"dashboard": {"id": "d"}, "panels": "not a list"}'),
@@ -532,8 +554,12 @@ def test_the_sql_fields_explode_as_the_raw_payloads_do(spark):
     ]
     alerts, actions = _one_user_world([(f"e{i:02d}", a, p, "2026-01-20") for i, (a, p) in enumerate(cases)])
     config = Config(input_root="unused", date="2026-02-01")
-    ex = extract_sessions(spark, spark.createDataFrame(alerts.astype({s.FIRED_AT: "datetime64[us, UTC]"})),
-                          spark.createDataFrame(actions.astype({s.TS: "datetime64[us, UTC]"})), config)
+    ex = extract_sessions(
+        spark,
+        spark.createDataFrame(alerts.astype({s.FIRED_AT: "datetime64[us, UTC]"})),
+        spark.createDataFrame(actions.astype({s.TS: "datetime64[us, UTC]"})),
+        config,
+    )
     exploded, quarantine = explode_items(ex.items)
     assert len(exploded) == len(cases)
     bad = set(quarantine[s.EVENT_ID])
@@ -546,5 +572,3 @@ def test_the_sql_fields_explode_as_the_raw_payloads_do(spark):
             for column in EXPLODED_COLUMNS:
                 if column in want:
                     assert row[column] == want[column], (payload, column)
-
-

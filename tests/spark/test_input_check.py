@@ -39,8 +39,17 @@ def actions(n=2, *, ts_type=pa.timestamp("us", tz="UTC"), account_type=pa.int64(
 
 def alerts(n=1):
     return pa.Table.from_pylist(
-        [{s.ACCOUNT_ID: 7, s.ALERT_EVENT_ID: f"f{i}", s.ALERT_ID: "cpu", s.ALERT_TITLE: "CPU high",
-          s.SEVERITY: "HIGH", s.FIRED_AT: dt.datetime(2026, 1, 20, tzinfo=UTC)} for i in range(n)],
+        [
+            {
+                s.ACCOUNT_ID: 7,
+                s.ALERT_EVENT_ID: f"f{i}",
+                s.ALERT_ID: "cpu",
+                s.ALERT_TITLE: "CPU high",
+                s.SEVERITY: "HIGH",
+                s.FIRED_AT: dt.datetime(2026, 1, 20, tzinfo=UTC),
+            }
+            for i in range(n)
+        ],
         schema=s.ALERTS_ARROW,
     )
 
@@ -101,7 +110,7 @@ def test_a_damaged_footer_is_an_input_error(root):
     data = bytearray(path.read_bytes())
     footer_len = int.from_bytes(data[-8:-4], "little")
     start = len(data) - 8 - footer_len
-    data[start:start + footer_len] = os.urandom(footer_len)
+    data[start : start + footer_len] = os.urandom(footer_len)
     path.write_bytes(bytes(data))
     assert f"{path} (actions partition dt={DAY2}) is a damaged Parquet file" in error_of(root)
 
@@ -125,8 +134,17 @@ def test_stray_and_hidden_files_are_skipped_and_listed(root):
     result = check(root)
     assert result.rows == 6 and len(result.files) == 3
     reasons = {os.path.basename(e["file"]): e["reason"] for e in result.skipped}
-    assert set(reasons) == {"README.txt", ".part-0.parquet.crc", "_SUCCESS", "notes.json", "dump.csv", "x.md",
-                            "blob.bin", "empty.parquet", "part-9.parquet"}
+    assert set(reasons) == {
+        "README.txt",
+        ".part-0.parquet.crc",
+        "_SUCCESS",
+        "notes.json",
+        "dump.csv",
+        "x.md",
+        "blob.bin",
+        "empty.parquet",
+        "part-9.parquet",
+    }
     assert reasons["README.txt"] == "not a data file (.txt)"
     assert reasons["_SUCCESS"].startswith("hidden file")
     assert reasons["blob.bin"] == "not a data file (no Parquet magic)"
@@ -214,8 +232,15 @@ def test_partitions_with_different_accepted_types_are_read_as_the_contract(spark
     write(root, s.DATASET_ACTIONS, DAY2, actions(1, account_type=pa.int16(), ts_type=pa.timestamp("ms")))
     write(root, s.DATASET_ACTIONS, "2026-01-22", actions(1, ts_type=pa.timestamp("ns", tz="UTC")))
     _alerts, frame, info = read_inputs(spark, config_for(root))
-    assert dict(frame.dtypes) == {s.EVENT_ID: "string", s.ACCOUNT_ID: "bigint", s.USER_ID: "string",
-                                  s.TS: "timestamp", s.ACTION: "string", s.PAYLOAD: "string", s.DT: "string"}
+    assert dict(frame.dtypes) == {
+        s.EVENT_ID: "string",
+        s.ACCOUNT_ID: "bigint",
+        s.USER_ID: "string",
+        s.TS: "timestamp",
+        s.ACTION: "string",
+        s.PAYLOAD: "string",
+        s.DT: "string",
+    }
     got = {r[s.DT]: (r[s.ACCOUNT_ID], r[s.TS]) for r in frame.collect()}
     at = dt.datetime(2026, 1, 20, 10, 0, 0, 123456)  # naive = UTC; Spark hands back the session's UTC wall clock
     assert got == {

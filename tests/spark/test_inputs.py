@@ -186,8 +186,23 @@ def _run(root, out, capsys):
     from alertrec import cli
     from tests.conftest import FIXTURE_DAY
 
-    code = cli.main(["run", "--input", str(root), "--output", str(out), "--date", FIXTURE_DAY, "--history-days", "3",
-                     "--ranker", "popularity", "--workers", "1"])
+    code = cli.main(
+        [
+            "run",
+            "--input",
+            str(root),
+            "--output",
+            str(out),
+            "--date",
+            FIXTURE_DAY,
+            "--history-days",
+            "3",
+            "--ranker",
+            "popularity",
+            "--workers",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return code, (err.strip().splitlines() or [""])[-1]
@@ -253,15 +268,22 @@ def test_stray_files_are_skipped_and_a_bad_utf8_payload_is_one_malformed_row(spa
     (folder / ".part-0.parquet.crc").write_bytes(b"\x00crc")
     table = pq.read_table(folder / "part-0.parquet")
     rows = table.to_pylist()
-    victim = next(i for i, r in enumerate(rows) if r[s.ACTION] == s.QUERY_RUN and r[s.USER_ID]
-                  and r[s.TS] >= dt.datetime(2026, 1, 31, tzinfo=UTC) and r[s.PAYLOAD].startswith('{"query"'))
+    victim = next(
+        i
+        for i, r in enumerate(rows)
+        if r[s.ACTION] == s.QUERY_RUN
+        and r[s.USER_ID]
+        and r[s.TS] >= dt.datetime(2026, 1, 31, tzinfo=UTC)
+        and r[s.PAYLOAD].startswith('{"query"')
+    )
     raw = [(r[s.PAYLOAD] or "").encode() for r in rows]
     raw[victim] = raw[victim][:20] + b"\xed\xa0\x80" + raw[victim][20:]  # a lone surrogate in the query text
     offsets = [0]
     for v in raw:
         offsets.append(offsets[-1] + len(v))
-    payload = pa.Array.from_buffers(pa.string(), len(raw), [None, pa.array(offsets, pa.int32()).buffers()[1],
-                                                            pa.py_buffer(b"".join(raw))])
+    payload = pa.Array.from_buffers(
+        pa.string(), len(raw), [None, pa.array(offsets, pa.int32()).buffers()[1], pa.py_buffer(b"".join(raw))]
+    )
     pq.write_table(
         table.set_column(table.schema.get_field_index(s.PAYLOAD), s.PAYLOAD, payload), folder / "part-0.parquet"
     )

@@ -74,8 +74,10 @@ def test_default_date_is_today_utc_and_output_is_warehouse(calls, monkeypatch):
         (["run"], "--input"),
         (["run", "--input", "in", "--workers", "-1"], "--workers must be >= 0"),
         (["run", "--input", "in", "--engine", "dask"], "invalid choice"),
-        (["run", "--input", "in", "--date", "2026-02-01", "--history-days", "10000000"],
-         "--history-days must be within 1..739645 for --date 2026-02-01"),
+        (
+            ["run", "--input", "in", "--date", "2026-02-01", "--history-days", "10000000"],
+            "--history-days must be within 1..739645 for --date 2026-02-01",
+        ),
         (["run", "--input", "in", "--input-cache-gb", "0"], "--input-cache-gb must be > 0"),
     ],
 )
@@ -91,6 +93,7 @@ def test_bad_arguments_are_one_line_and_exit_2(calls, capsys, argv, needle):
 
 def test_alertrec_errors_from_the_pipeline_are_one_line(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
+
     def failing(config, spark=None, storage=None):
         raise InputError("no actions/ under in: expected Hive-partitioned Parquet")
 
@@ -102,6 +105,7 @@ def test_alertrec_errors_from_the_pipeline_are_one_line(monkeypatch, capsys, tmp
 
 def test_unexpected_failures_are_one_line_without_traceback(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
+
     def broken(config, spark=None, storage=None):
         raise RuntimeError("boom\nsecond line")
 

@@ -36,8 +36,15 @@ SESSIONS = [
     Sess("s6", 2, "b1", API, 1, True, ((D, "d1", "Other account's d1"),)),
 ]
 W1, W2, W3, W4, W5 = 2 ** (-1 / 7), 0.5, 0.25, 2 ** (-2 / 7), 2 ** (-3 / 7)
-PARAMS = F.FeatureParams(half_life_days=7.0, short_half_life_days=2.0, history_days=28, n_popular=20,
-                         borrow_sources=3, similar_title_threshold=60.0, max_candidates=64)
+PARAMS = F.FeatureParams(
+    half_life_days=7.0,
+    short_half_life_days=2.0,
+    history_days=28,
+    n_popular=20,
+    borrow_sources=3,
+    similar_title_threshold=60.0,
+    max_candidates=64,
+)
 
 
 @pytest.fixture()
@@ -155,11 +162,13 @@ def test_title_similarity_uses_rapidfuzz_with_the_default_processor(stats):
 # candidates
 # --------------------------------------------------------------------------
 def test_candidates_come_from_own_similar_and_popular_items_of_the_same_account(stats):
-    targets = pd.DataFrame({
-        S.ACCOUNT_ID: [1, 1, 2],
-        S.ALERT_ID: ["a2", "new", "b2"],
-        S.ALERT_TITLE: [API + " gateway", API + " v2", "Disk full on db-primary"],
-    })
+    targets = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: [1, 1, 2],
+            S.ALERT_ID: ["a2", "new", "b2"],
+            S.ALERT_TITLE: [API + " gateway", API + " v2", "Disk full on db-primary"],
+        }
+    )
     feats = F.candidate_features(stats, targets, PARAMS)
     a2 = feats[feats[S.ALERT_ID] == "a2"].set_index(S.ITEM_ID)
     assert bool(a2.loc["d4", F.FROM_OWN]) and not bool(a2.loc["d1", F.FROM_OWN])
@@ -180,8 +189,9 @@ def test_candidates_come_from_own_similar_and_popular_items_of_the_same_account(
 
 
 def test_cold_targets_ignore_their_own_history(stats):
-    targets = pd.DataFrame({S.ACCOUNT_ID: [1, 1], S.ALERT_ID: ["a1", "a1"], S.ALERT_TITLE: [API, API],
-                            F.COLD: [F.COLD_NONE, F.COLD_NEW]})
+    targets = pd.DataFrame(
+        {S.ACCOUNT_ID: [1, 1], S.ALERT_ID: ["a1", "a1"], S.ALERT_TITLE: [API, API], F.COLD: [F.COLD_NONE, F.COLD_NEW]}
+    )
     feats = F.candidate_features(stats, targets, PARAMS)
     warm, cold = feats_of(feats, "a1", "d3"), feats_of(feats, "a1", "d3", cold=F.COLD_NEW)
     assert warm["own_use_long"] > 0 and cold["own_use_long"] == 0 and cold["has_own_history"] == 0
@@ -209,10 +219,15 @@ def test_twin_targets_borrow_their_own_history_at_similarity_one(stats):
 
 
 def test_cluster_support_and_medoids(frames):
-    assignments = pd.DataFrame({
-        S.ACCOUNT_ID: [1, 1, 1], S.ALERT_ID: ["a1"] * 3, S.SESSION_ID: ["s1", "s2", "s3"],
-        "cluster": [0, 0, 1], "is_medoid": [True, False, True],
-    })
+    assignments = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: [1, 1, 1],
+            S.ALERT_ID: ["a1"] * 3,
+            S.SESSION_ID: ["s1", "s2", "s3"],
+            "cluster": [0, 0, 1],
+            "is_medoid": [True, False, True],
+        }
+    )
     stats = F.history_stats(F.session_items(*frames), WINDOW_END, PARAMS, assignments)
     targets = pd.DataFrame({S.ACCOUNT_ID: [1], S.ALERT_ID: ["a1"], S.ALERT_TITLE: [API]})
     feats = F.candidate_features(stats, targets, PARAMS).set_index(S.ITEM_ID)
@@ -256,8 +271,15 @@ def test_graded_labels(frames):
 
 def test_training_lists_label_a_day_with_features_from_before_it(frames):
     hist = F.session_items(*frames)
-    lists = F.training_lists(hist, WINDOW_END - pd.Timedelta(days=28), WINDOW_END, PARAMS, train_days=1,
-                             cold_copies=False, gains=(1.0, 2.0, 12.0))
+    lists = F.training_lists(
+        hist,
+        WINDOW_END - pd.Timedelta(days=28),
+        WINDOW_END,
+        PARAMS,
+        train_days=1,
+        cold_copies=False,
+        gains=(1.0, 2.0, 12.0),
+    )
     # the last day holds s1 (a1) and s6 (b1); account 2 has no history before it: no candidates
     heads = lists.drop_duplicates(F.LIST_ID)
     assert list(zip(heads[S.ACCOUNT_ID], heads[S.ALERT_ID])) == [(1, "a1")]
@@ -274,11 +296,17 @@ def test_training_lists_label_a_day_with_features_from_before_it(frames):
 def test_pure_and_order_independent(frames):
     sessions, items = frames
     before = (sessions.copy(deep=True), items.copy(deep=True))
-    targets = pd.DataFrame({S.ACCOUNT_ID: [1, 1, 2], S.ALERT_ID: ["a1", "new", "b1"],
-                            S.ALERT_TITLE: [API, API + " v2", API]})
+    targets = pd.DataFrame(
+        {S.ACCOUNT_ID: [1, 1, 2], S.ALERT_ID: ["a1", "new", "b1"], S.ALERT_TITLE: [API, API + " v2", API]}
+    )
     first = F.make_features(sessions, items, targets, WINDOW_END, PARAMS)
-    second = F.make_features(sessions.sample(frac=1.0, random_state=3), items.sample(frac=1.0, random_state=4),
-                             targets.iloc[::-1], WINDOW_END, PARAMS)
+    second = F.make_features(
+        sessions.sample(frac=1.0, random_state=3),
+        items.sample(frac=1.0, random_state=4),
+        targets.iloc[::-1],
+        WINDOW_END,
+        PARAMS,
+    )
     pd.testing.assert_frame_equal(first, second)
     pd.testing.assert_frame_equal(before[0], sessions)
     pd.testing.assert_frame_equal(before[1], items)

@@ -72,8 +72,10 @@ def test_another_seed_gives_another_world():
 # --------------------------------------------------------------------------
 def test_write_world_follows_the_contract(tmp_path, world):
     write_world(world, tmp_path)
-    for dataset, arrow_schema in ((schema.DATASET_ALERTS, schema.ALERTS_ARROW),
-                                  (schema.DATASET_ACTIONS, schema.ACTIONS_ARROW)):
+    for dataset, arrow_schema in (
+        (schema.DATASET_ALERTS, schema.ALERTS_ARROW),
+        (schema.DATASET_ACTIONS, schema.ACTIONS_ARROW),
+    ):
         folders = sorted((tmp_path / dataset).iterdir())
         assert folders and all(f.name.startswith("dt=") for f in folders)
         for folder in folders:
@@ -145,7 +147,10 @@ def _naive_sessions(world: World) -> pd.DataFrame:
     rows, current = [], None
     previous_user, previous_ts = None, None
     for account, user, ts, action, doc in zip(
-        actions[schema.ACCOUNT_ID], actions[schema.USER_ID], actions[schema.TS], actions[schema.ACTION],
+        actions[schema.ACCOUNT_ID],
+        actions[schema.USER_ID],
+        actions[schema.TS],
+        actions[schema.ACTION],
         _parsed(actions[schema.PAYLOAD]),
     ):
         if current is not None and (user != previous_user or ts - previous_ts > pd.Timedelta(minutes=30)):
@@ -156,8 +161,13 @@ def _naive_sessions(world: World) -> pd.DataFrame:
             alert_id = firing.get((account, aeid))
             current = None
             if alert_id is not None:
-                current = {schema.USER_ID: user, schema.ALERT_ID: alert_id, "aeid": aeid, "items": [],
-                           schema.RESOLVED: False}
+                current = {
+                    schema.USER_ID: user,
+                    schema.ALERT_ID: alert_id,
+                    "aeid": aeid,
+                    "items": [],
+                    schema.RESOLVED: False,
+                }
                 rows.append(current)
         elif current is not None and isinstance(doc, dict):
             if action == schema.DASHBOARD_OPENED and "id" in doc.get("dashboard", {}):
@@ -175,7 +185,8 @@ def test_experienced_users_go_straight_to_the_effective_items(world):
     dashboards = world.truth[world.truth[schema.ITEM_TYPE] == schema.ITEM_DASHBOARD]
     effective = dashboards.groupby(schema.ALERT_ID)[schema.ITEM_KEY].agg(set).to_dict()
     last_steps = world.truth.loc[
-        world.truth.groupby([schema.ALERT_ID, generate.MODE, generate.PERIOD])[generate.STEP].idxmax()]
+        world.truth.groupby([schema.ALERT_ID, generate.MODE, generate.PERIOD])[generate.STEP].idxmax()
+    ]
     last_dashboards = last_steps.groupby(schema.ALERT_ID)[schema.ITEM_KEY].agg(set).to_dict()
 
     def effective_share(frame: pd.DataFrame) -> float:
@@ -233,8 +244,11 @@ def test_the_mode_mix_follows_the_drift(world):
 def test_cold_start_definitions_fire_late_and_are_never_opened(world):
     cold = world.truth.loc[world.truth[generate.COLD_START], [schema.ALERT_ID, generate.SIMILAR_TO]].drop_duplicates()
     assert len(cold) == world.spec.accounts * world.spec.cold_start_per_account
-    titles = world.alerts.dropna(subset=[schema.ALERT_ID]).drop_duplicates(schema.ALERT_ID).set_index(schema.ALERT_ID)[
-        schema.ALERT_TITLE]
+    titles = (
+        world.alerts.dropna(subset=[schema.ALERT_ID])
+        .drop_duplicates(schema.ALERT_ID)
+        .set_index(schema.ALERT_ID)[schema.ALERT_TITLE]
+    )
     for alert_id, parent in zip(cold[schema.ALERT_ID], cold[generate.SIMILAR_TO]):
         assert titles[alert_id] != titles[parent]
         assert set(titles[parent].split()) - set(titles[alert_id].split()) <= {titles[parent].split()[-1]}
@@ -291,11 +305,14 @@ def test_every_kind_of_dirt_is_present(world):
     assert (copies[schema.DT] == 1).any() and (copies[schema.DT] > 1).any() and (copies[schema.PAYLOAD] > 1).any()
     assert sum(d is None for d in docs) > 0  # malformed or truncated
     missing = [
-        d for d, a in zip(docs, actions[schema.ACTION])
-        if isinstance(d, dict) and (
+        d
+        for d, a in zip(docs, actions[schema.ACTION])
+        if isinstance(d, dict)
+        and (
             (a == schema.DASHBOARD_OPENED and "id" not in d["dashboard"])
             or (a == schema.QUERY_RUN and "text" not in d["query"])
-            or (a == schema.ALERT_OPENED and schema.ALERT_EVENT_ID not in d))
+            or (a == schema.ALERT_OPENED and schema.ALERT_EVENT_ID not in d)
+        )
     ]
     assert missing
     assert set(generate.UNKNOWN_ACTIONS) <= set(actions[schema.ACTION].dropna())
@@ -395,8 +412,9 @@ def test_planted_json_matches_the_fixture_files():
 
 
 def test_cli_writes_a_world(tmp_path):
-    code = generate.main(["world", "--out", str(tmp_path), "--actions", "2000", "--seed", "5",
-                          "--end-date", "2026-02-01"])
+    code = generate.main(
+        ["world", "--out", str(tmp_path), "--actions", "2000", "--seed", "5", "--end-date", "2026-02-01"]
+    )
     assert code == 0
     assert list((tmp_path / schema.DATASET_ACTIONS).glob("dt=2026-01-15/part-0.parquet"))
     assert generate.main(["world", "--out", str(tmp_path), "--actions", "5", "--end-date", "2026-02-01"]) != 0

@@ -83,8 +83,9 @@ def test_ndcg_agrees_with_scikit_learn(seed, k):
 
 def test_catalog_coverage_by_hand():
     catalog = pd.DataFrame({S.ACCOUNT_ID: [1, 1, 1, 2], S.ITEM_TYPE: [D] * 4, S.ITEM_ID: ["a", "b", "c", "a"]})
-    recs = pd.DataFrame({S.ACCOUNT_ID: [1, 1, 2, 2], S.ITEM_TYPE: [D] * 4, S.ITEM_ID: ["a", "b", "z", "a"],
-                         S.RANK: [1, 11, 1, 2]})
+    recs = pd.DataFrame(
+        {S.ACCOUNT_ID: [1, 1, 2, 2], S.ITEM_TYPE: [D] * 4, S.ITEM_ID: ["a", "b", "z", "a"], S.RANK: [1, 11, 1, 2]}
+    )
     # shown in a top 10: (1, a), (2, a); (1, b) only at rank 11; (2, z) is not in the catalog
     assert catalog_coverage(recs, catalog, k=10) == pytest.approx(2 / 4)
 

@@ -98,8 +98,17 @@ def _cause_world():
     for day in range(12):
         for j in range(3):
             cause = "c1" if j < 2 else "c2"
-            sessions.append(Sess(f"s{day}-{j}", 1, "a", "Queue depth growing on api", day + 0.1 + j * 0.2, True,
-                                 ((D, "g", "Generic"), (D, cause, cause.upper()))))
+            sessions.append(
+                Sess(
+                    f"s{day}-{j}",
+                    1,
+                    "a",
+                    "Queue depth growing on api",
+                    day + 0.1 + j * 0.2,
+                    True,
+                    ((D, "g", "Generic"), (D, cause, cause.upper())),
+                )
+            )
     return build_frames(sessions, [(1, "a", "Queue depth growing on api")])
 
 
@@ -133,7 +142,8 @@ def test_reasons_name_the_source():
 # --------------------------------------------------------------------------
 def test_only_mxnet_ranker_imports_mxnet():
     importers = sorted(
-        str(p.relative_to(REPO)) for p in (REPO / "alertrec").rglob("*.py")
+        str(p.relative_to(REPO))
+        for p in (REPO / "alertrec").rglob("*.py")
         if re.search(r"^\s*(import mxnet|from mxnet)", p.read_text(encoding="utf-8"), re.MULTILINE)
     )
     assert importers == ["alertrec/mxnet_ranker/net.py"]

@@ -10,7 +10,7 @@ import pytest
 
 from alertrec import schema as S
 from alertrec.stages import normalize
-from alertrec.stages.normalize import canonical_query, normalize_items, query_item_id
+from alertrec.stages.normalize import canonical_query, literals, lucene, normalize_items, query_item_id
 
 
 # --------------------------------------------------------------------------
@@ -325,12 +325,67 @@ def test_unknown_language_is_guessed():
 # robustness
 # --------------------------------------------------------------------------
 GARBAGE = [
-    "", " ", "\n\t", "(", ")", "(((", ")))", '"', '""', '"abc', "'", "a:", ":", "::", "[", "]", "{", "}",
-    "[a TO", "\\", "a\\", "AND", "OR OR", "NOT", "NOT NOT x", "&&", "||", "-", "!", "+", "<", ">=", "a:>",
-    "select", "select (", "select 'abc", "SELECT * FROM t WHERE", "WHERE AND OR", "--", "/*", "/* x",
-    "\x00", "é漢字 ☃", "\ud800", "a:(b", "a:(", "((a OR b) AND (c", "x\"y\"z", ")a(b)c(",
-    "fetch", "fetch |", "fetch logs | filter", "fetch logs | filter (", 'fetch logs | filter "abc', "fetch [[[",
-    "fetch logs | filter a == and or", "fetch ]})", "fetch logs | | |", "fetch `x", "fetch logs // c", "fetch /* c",
+    "",
+    " ",
+    "\n\t",
+    "(",
+    ")",
+    "(((",
+    ")))",
+    '"',
+    '""',
+    '"abc',
+    "'",
+    "a:",
+    ":",
+    "::",
+    "[",
+    "]",
+    "{",
+    "}",
+    "[a TO",
+    "\\",
+    "a\\",
+    "AND",
+    "OR OR",
+    "NOT",
+    "NOT NOT x",
+    "&&",
+    "||",
+    "-",
+    "!",
+    "+",
+    "<",
+    ">=",
+    "a:>",
+    "select",
+    "select (",
+    "select 'abc",
+    "SELECT * FROM t WHERE",
+    "WHERE AND OR",
+    "--",
+    "/*",
+    "/* x",
+    "\x00",
+    "é漢字 ☃",
+    "\ud800",
+    "a:(b",
+    "a:(",
+    "((a OR b) AND (c",
+    'x"y"z',
+    ")a(b)c(",
+    "fetch",
+    "fetch |",
+    "fetch logs | filter",
+    "fetch logs | filter (",
+    'fetch logs | filter "abc',
+    "fetch [[[",
+    "fetch logs | filter a == and or",
+    "fetch ]})",
+    "fetch logs | | |",
+    "fetch `x",
+    "fetch logs // c",
+    "fetch /* c",
 ]
 
 
@@ -366,9 +421,9 @@ def _best_of(text: str, language: str | None, repeat: int) -> float:
     """The fastest of ``repeat`` cold runs (caches cleared), in seconds."""
     best = float("inf")
     for _ in range(repeat):
-        normalize._classify.cache_clear()
-        normalize._mask_value.cache_clear()
-        normalize._render_plain_term.cache_clear()
+        literals._classify.cache_clear()
+        literals._mask_value.cache_clear()
+        lucene._render_plain_term.cache_clear()
         start = time.perf_counter()
         canonical_query(text, language)
         best = min(best, time.perf_counter() - start)
@@ -509,7 +564,12 @@ def test_normalize_items_adds_columns_and_leaves_the_input_alone():
     assert out[S.CANONICAL].tolist() == [None, "service:api AND status:<NUM>", None, None, None, None]
     # the most recent non-null title per (account, dashboard); the id when it never had one
     assert out[S.ITEM_LABEL].tolist() == [
-        "New title", "status:500 service:api", "New title", "New title", "Account 2's d1", "d2",
+        "New title",
+        "status:500 service:api",
+        "New title",
+        "New title",
+        "Account 2's d1",
+        "d2",
     ]
 
 
@@ -629,9 +689,16 @@ def test_half_a_million_rows():
 def _query_items(rows):
     return pd.DataFrame(
         [
-            {S.SESSION_ID: f"s{i}", S.ACCOUNT_ID: acc, S.EVENT_ID: f"e{i}", S.TS: pd.Timestamp("2026-01-10", tz="UTC")
-             + pd.Timedelta(minutes=i), S.ITEM_TYPE: S.ITEM_QUERY, S.ITEM_KEY: text, S.ITEM_TITLE: None,
-             S.QUERY_LANGUAGE: "lucene"}
+            {
+                S.SESSION_ID: f"s{i}",
+                S.ACCOUNT_ID: acc,
+                S.EVENT_ID: f"e{i}",
+                S.TS: pd.Timestamp("2026-01-10", tz="UTC") + pd.Timedelta(minutes=i),
+                S.ITEM_TYPE: S.ITEM_QUERY,
+                S.ITEM_KEY: text,
+                S.ITEM_TITLE: None,
+                S.QUERY_LANGUAGE: "lucene",
+            }
             for i, (acc, text) in enumerate(rows)
         ]
     )

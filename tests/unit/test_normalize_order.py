@@ -192,9 +192,40 @@ def test_every_truncation_gives_a_string(language, _, one, other, caplog):
     assert "could not canonicalize" not in caplog.text  # the safety net was not needed
 
 
-_ALPHABET = [*" \t\n()[]{}\"'`\\:;,.|&!+-*/%<>=?^~@#$", "AND", "OR", "NOT", "TO", "SELECT", "FROM", "WHERE",
-    "JOIN", "ON", "HAVING", "GROUP BY", "CASE", "WHEN", "THEN", "END", "BETWEEN", "IN", "fetch", "filter", "|", "a",
-    "b.x", "5", "0x1f", "2024-05-01T10:00:00Z", "10.0.3.17", "<NUM>", "<ID", "é", "\x00", "\ud800"]
+_ALPHABET = [
+    *" \t\n()[]{}\"'`\\:;,.|&!+-*/%<>=?^~@#$",
+    "AND",
+    "OR",
+    "NOT",
+    "TO",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "JOIN",
+    "ON",
+    "HAVING",
+    "GROUP BY",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "END",
+    "BETWEEN",
+    "IN",
+    "fetch",
+    "filter",
+    "|",
+    "a",
+    "b.x",
+    "5",
+    "0x1f",
+    "2024-05-01T10:00:00Z",
+    "10.0.3.17",
+    "<NUM>",
+    "<ID",
+    "é",
+    "\x00",
+    "\ud800",
+]
 
 
 def test_a_seeded_fuzzer_over_token_soup_and_random_bytes(caplog):
@@ -209,8 +240,12 @@ def test_a_seeded_fuzzer_over_token_soup_and_random_bytes(caplog):
     assert "could not canonicalize" not in caplog.text
 
 
-@settings(max_examples=300, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(tokens=st.lists(st.sampled_from(_ALPHABET), max_size=60), language=st.sampled_from(LANGUAGES))
 def test_property_token_soup_never_raises_and_is_stable(tokens, language):
     text = " ".join(tokens)
@@ -219,8 +254,12 @@ def test_property_token_soup_never_raises_and_is_stable(tokens, language):
     assert canonical_query(text, language) == got  # deterministic (the caches change nothing)
 
 
-@settings(max_examples=300, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.binary(max_size=200), language=st.sampled_from(LANGUAGES))
 def test_property_random_bytes_never_raise(data, language, caplog):
     _never_raises(data.decode("utf-8", "surrogateescape"), language)

@@ -27,7 +27,9 @@ def test_every_sql_statement_loads_from_an_installed_wheel(tmp_path):
     source = _clean_source(tmp_path / "src")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(source)],
-        check=True, capture_output=True, timeout=600,
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
     (wheel,) = wheels.glob("alertrec-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -38,7 +40,9 @@ def test_every_sql_statement_loads_from_an_installed_wheel(tmp_path):
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
-        check=True, capture_output=True, timeout=600,
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
     probe = (
         "import alertrec.sqlfiles as f, alertrec, sys; "
@@ -47,7 +51,12 @@ def test_every_sql_statement_loads_from_an_installed_wheel(tmp_path):
         "print(len(names), sum(len(f.load_statement(n)) > 0 for n in names))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe, str(target)], cwd=tmp_path, env={"PYTHONPATH": str(target)},
-        check=True, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", probe, str(target)],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target)},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout.split()
     assert out == [str(len(in_repo)), str(len(in_repo))]

@@ -105,8 +105,11 @@ def test_every_planted_action_row_has_its_expected_reason(verdict, planted):
     wrong = {event_id: (got[event_id], want[event_id]) for event_id in want if got[event_id] != want[event_id]}
     assert not wrong, wrong
     without_id = sorted(
-        ({s.USER_ID: r[s.USER_ID], s.TS: _iso(r[s.TS]), s.DT: r[s.DT], "reason": r["reason"]}
-         for r in rows if pd.isna(r[s.EVENT_ID])),
+        (
+            {s.USER_ID: r[s.USER_ID], s.TS: _iso(r[s.TS]), s.DT: r[s.DT], "reason": r["reason"]}
+            for r in rows
+            if pd.isna(r[s.EVENT_ID])
+        ),
         key=lambda r: (r[s.DT], r[s.TS]),
     )
     assert without_id == sorted(planted["actions_without_event_id"], key=lambda r: (r[s.DT], r[s.TS]))
@@ -158,7 +161,6 @@ def test_every_in_session_row_belongs_to_exactly_one_expected_session(planted):
     members = Counter(e for session in planted["sessions"] for e in session["in_session_event_ids"])
     assert all(n == 1 for n in members.values()), [e for e, n in members.items() if n > 1]
     in_session = {
-        event_id for event_id, rows in planted["actions"].items()
-        if any(r["reason"] == s.R_IN_SESSION for r in rows)
+        event_id for event_id, rows in planted["actions"].items() if any(r["reason"] == s.R_IN_SESSION for r in rows)
     }
     assert set(members) == in_session

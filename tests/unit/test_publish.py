@@ -101,7 +101,6 @@ class CrashingStorage(ForwardingStorage):
         self._mutate("delete", paths, lambda: self.inner.delete(paths))
 
 
-
 class FailingStorage(CrashingStorage):
     """Like CrashingStorage, but the store itself fails (an OutputError), as a full disk would."""
 

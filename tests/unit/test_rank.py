@@ -60,7 +60,7 @@ def test_resolved_weight_and_half_life_come_from_the_config():
     recs = run(sessions, [(1, "x", "Alert")], resolved_weight=0.5)
     assert rows(recs, "x") == [(1, "dx", pytest.approx(2.375, rel=1e-12))]
     recs = run(sessions, [(1, "x", "Alert")], half_life_days=14.0, resolved_weight=0.0)
-    assert rows(recs, "x") == [(1, "dx", pytest.approx(1 + 0.5 ** 0.5 + 0.5, rel=1e-12))]
+    assert rows(recs, "x") == [(1, "dx", pytest.approx(1 + 0.5**0.5 + 0.5, rel=1e-12))]
 
 
 def test_equal_scores_order_by_item_type_then_item_id():

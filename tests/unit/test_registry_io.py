@@ -25,12 +25,14 @@ def write_registry(storage, entries, owner):
 
 
 def _entries(*forms, account=1, day="2026-02-01", ids=None):
-    return pd.DataFrame({
-        S.ACCOUNT_ID: [account] * len(forms),
-        S.CANONICAL: list(forms),
-        S.ITEM_ID: list(ids) if ids else [query_item_id(f) for f in forms],
-        "first_seen": [day] * len(forms),
-    })
+    return pd.DataFrame(
+        {
+            S.ACCOUNT_ID: [account] * len(forms),
+            S.CANONICAL: list(forms),
+            S.ITEM_ID: list(ids) if ids else [query_item_id(f) for f in forms],
+            "first_seen": [day] * len(forms),
+        }
+    )
 
 
 def _owner():

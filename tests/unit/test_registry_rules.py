@@ -26,8 +26,14 @@ def _pairs(*forms, account=1):
 
 
 def _registry(ids: dict[str, str], account=1, day="2026-01-30"):
-    return pd.DataFrame({S.ACCOUNT_ID: [account] * len(ids), S.CANONICAL: list(ids), S.ITEM_ID: list(ids.values()),
-                         "first_seen": [day] * len(ids)})
+    return pd.DataFrame(
+        {
+            S.ACCOUNT_ID: [account] * len(ids),
+            S.CANONICAL: list(ids),
+            S.ITEM_ID: list(ids.values()),
+            "first_seen": [day] * len(ids),
+        }
+    )
 
 
 def test_without_a_registry_the_first_form_of_the_window_names_the_pair():
@@ -56,8 +62,14 @@ def test_accounts_do_not_share_links():
 
 
 def test_new_entries_and_append_only_merge():
-    items = pd.DataFrame({S.ACCOUNT_ID: [1, 1, 1], S.ITEM_TYPE: [S.ITEM_QUERY] * 3, S.CANONICAL: [A, B, C],
-                          S.ITEM_ID: [query_item_id(B), query_item_id(B), query_item_id(C)]})
+    items = pd.DataFrame(
+        {
+            S.ACCOUNT_ID: [1, 1, 1],
+            S.ITEM_TYPE: [S.ITEM_QUERY] * 3,
+            S.CANONICAL: [A, B, C],
+            S.ITEM_ID: [query_item_id(B), query_item_id(B), query_item_id(C)],
+        }
+    )
     registry = _registry({B: query_item_id(B)})
     new = new_registry_entries(items, registry, "2026-02-01")
     assert sorted(new[S.CANONICAL]) == sorted([A, C]) and set(new["first_seen"]) == {"2026-02-01"}

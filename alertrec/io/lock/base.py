@@ -84,8 +84,9 @@ class LockOwner:
     def current(cls, run_id: str) -> LockOwner:
         """The owner document of this process for run ``run_id``."""
         pid = os.getpid()
-        return cls(run_id=run_id, host=socket.gethostname(), pid=pid, pid_started=_process_started(pid),
-                   token=uuid.uuid4().hex)
+        return cls(
+            run_id=run_id, host=socket.gethostname(), pid=pid, pid_started=_process_started(pid), token=uuid.uuid4().hex
+        )
 
     def document(self, ttl_s: float) -> dict[str, Any]:
         """The JSON document written into the lock."""

@@ -99,6 +99,7 @@ class S3Lock(DayLock):
 
     def _read(self) -> tuple[Any, str, float] | None:
         """(document, etag, age in seconds by S3's clock), or None when there is no lock object."""
+
         def get() -> tuple[dict[str, Any], bytes]:
             answer = self._client().get_object(Bucket=self.storage.bucket, Key=self.key)
             return answer, answer["Body"].read()
@@ -215,9 +216,7 @@ class S3Lock(DayLock):
             if owner is None or owner.token != self.owner.token:
                 self.lost = f"now held by {_describe(current[0])}" if current else "the lock object was deleted"
         if self.lost:
-            raise LockLostError(
-                f"this run lost the lock {self.url} ({self.lost}); stopped before touching the day"
-            )
+            raise LockLostError(f"this run lost the lock {self.url} ({self.lost}); stopped before touching the day")
 
     def release(self) -> None:
         if not self.held:
@@ -236,5 +235,9 @@ class S3Lock(DayLock):
                 elif current is not None:
                     log.warning("not releasing the lock %s: it is held by %s", self.url, _describe(current[0]))
             except Exception as exc:  # the run's own outcome matters more; the lease will run out
-                log.warning("could not release the lock %s (%s); it expires %.0f s after its last renewal",
-                            self.url, aws.describe(exc), self.ttl_s)
+                log.warning(
+                    "could not release the lock %s (%s); it expires %.0f s after its last renewal",
+                    self.url,
+                    aws.describe(exc),
+                    self.ttl_s,
+                )

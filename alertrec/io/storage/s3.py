@@ -152,7 +152,7 @@ class S3Storage(Storage):
                 found.extend(str(obj["Key"]) for obj in page.get("Contents", []))
         except Exception as exc:
             raise OutputError(f"cannot list s3://{self.bucket}/{folder}: {aws.describe(exc)}") from exc
-        return sorted(k[len(root):] for k in found if k.startswith(root) and not k.endswith("/"))
+        return sorted(k[len(root) :] for k in found if k.startswith(root) and not k.endswith("/"))
 
     def delete(self, rel_paths: Iterable[str]) -> None:
         if isinstance(rel_paths, str):  # a single str would be iterated character by character
@@ -163,7 +163,7 @@ class S3Storage(Storage):
         def delete_pending() -> None:
             failed: list[tuple[str, str]] = []
             for start in range(0, len(pending), _DELETE_BATCH):
-                batch = pending[start:start + _DELETE_BATCH]
+                batch = pending[start : start + _DELETE_BATCH]
                 response = self.client().delete_objects(
                     Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
                 )

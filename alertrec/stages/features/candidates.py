@@ -81,7 +81,7 @@ def candidate_features(stats: HistoryStats, targets: pd.DataFrame, params: Featu
     defs = stats.definitions.set_index(_KEY)
     has_own = t.set_index(_KEY).index.isin(defs.index) & (t[COLD].to_numpy() == COLD_NONE)
     t = t.assign(_has_own=has_own)
-    tkey = _KEY + [COLD]
+    tkey = [*_KEY, COLD]
 
     # own
     own = t.loc[t["_has_own"], tkey].merge(stats.own, on=_KEY, how="inner")
@@ -92,10 +92,12 @@ def candidate_features(stats: HistoryStats, targets: pd.DataFrame, params: Featu
     max_sim = pairs.groupby(tkey, sort=True)["_sim"].max().rename("borrowed_max_similarity").reset_index()
     # popular
     top = stats.account.sort_values(
-        [S.ACCOUNT_ID, "account_use_long", S.ITEM_TYPE, S.ITEM_ID], ascending=[True, False, True, True], kind="mergesort"
+        [S.ACCOUNT_ID, "account_use_long", S.ITEM_TYPE, S.ITEM_ID],
+        ascending=[True, False, True, True],
+        kind="mergesort",
     )
     top = top[top.groupby(S.ACCOUNT_ID, sort=False).cumcount() < params.n_popular]
-    popular = t[tkey].merge(top[[S.ACCOUNT_ID] + _ITEM], on=S.ACCOUNT_ID, how="inner")
+    popular = t[tkey].merge(top[[S.ACCOUNT_ID, *_ITEM]], on=S.ACCOUNT_ID, how="inner")
     popular[FROM_POPULAR] = True
     # items whose label resembles the alert title (a never-investigated "Error log spike in auth"
     # still finds "Logs: auth" and the queries on service:auth)
@@ -112,11 +114,11 @@ def candidate_features(stats: HistoryStats, targets: pd.DataFrame, params: Featu
     cand[FROM_POPULAR] = cand[FROM_POPULAR].eq(True).to_numpy()
     cand = cand.merge(titled, on=tkey + _ITEM, how="left")
     cand[FROM_TITLE] = cand[FROM_TITLE].eq(True).to_numpy()
-    cand = cand.merge(stats.account, on=[S.ACCOUNT_ID] + _ITEM, how="left")
-    cand = cand.merge(t[tkey + [S.ALERT_TITLE, "_has_own"]], on=tkey, how="left")
+    cand = cand.merge(stats.account, on=[S.ACCOUNT_ID, *_ITEM], how="left")
+    cand = cand.merge(t[[*tkey, S.ALERT_TITLE, "_has_own"]], on=tkey, how="left")
     cand = cand.merge(max_sim, on=tkey, how="left")
     cand = cand.merge(
-        stats.definitions[_KEY + ["def_sessions"]].rename(columns={"def_sessions": DEF_SESSIONS}), on=_KEY, how="left"
+        stats.definitions[[*_KEY, "def_sessions"]].rename(columns={"def_sessions": DEF_SESSIONS}), on=_KEY, how="left"
     )
     _without_own_history(cand, stats)
     cand[DEF_SESSIONS] = np.where(cand["_has_own"], cand[DEF_SESSIONS].fillna(0), 0).astype("int64")
@@ -130,25 +132,44 @@ def candidate_features(stats: HistoryStats, targets: pd.DataFrame, params: Featu
         cand["cluster_support"] = 0.0
         cand["in_medoid"] = 0.0
     cand[FROM_MEDOID] = cand["in_medoid"] > 0
-    cand = cand.merge(stats.labels, on=[S.ACCOUNT_ID] + _ITEM, how="left")
+    cand = cand.merge(stats.labels, on=[S.ACCOUNT_ID, *_ITEM], how="left")
     cand[S.ITEM_LABEL] = cand[S.ITEM_LABEL].where(cand[S.ITEM_LABEL].notna(), cand[S.ITEM_ID])
 
     fill = {
-        "own_use_long": 0.0, "own_use_short": 0.0, "own_use_count": 0.0, "own_resolved_share": 0.0,
-        "own_last_share": 0.0, "own_last_share_short": 0.0, "own_users_share": 0.0,
-        "own_days_since_last": 1.0, "own_days_since_first": 0.0,
-        "account_use_long": 0.0, "account_use_short": 0.0, "account_last_share": 0.0, "account_log_users": 0.0,
-        "account_days_since_last": 1.0, "account_days_since_first": 0.0, "def_spread": 0.0,
-        "borrowed_use": 0.0, "borrowed_last_share": 0.0, "borrowed_best_use": 0.0, "borrowed_best_last_share": 0.0,
+        "own_use_long": 0.0,
+        "own_use_short": 0.0,
+        "own_use_count": 0.0,
+        "own_resolved_share": 0.0,
+        "own_last_share": 0.0,
+        "own_last_share_short": 0.0,
+        "own_users_share": 0.0,
+        "own_days_since_last": 1.0,
+        "own_days_since_first": 0.0,
+        "account_use_long": 0.0,
+        "account_use_short": 0.0,
+        "account_last_share": 0.0,
+        "account_log_users": 0.0,
+        "account_days_since_last": 1.0,
+        "account_days_since_first": 0.0,
+        "def_spread": 0.0,
+        "borrowed_use": 0.0,
+        "borrowed_last_share": 0.0,
+        "borrowed_best_use": 0.0,
+        "borrowed_best_last_share": 0.0,
         "borrowed_max_similarity": 0.0,
-        N_USED: 0, N_RESOLVED_USED: 0, N_LAST: 0, ACCOUNT_N_USED: 0, SOURCE_N_USED: 0, SOURCE_SESSIONS: 0,
+        N_USED: 0,
+        N_RESOLVED_USED: 0,
+        N_LAST: 0,
+        ACCOUNT_N_USED: 0,
+        SOURCE_N_USED: 0,
+        SOURCE_SESSIONS: 0,
         N_SOURCES: 0,
     }
     for column, value in fill.items():
         cand[column] = pd.to_numeric(cand[column]).fillna(value)
     # position and time into the session: own when known, else account-wide typical values
     acc_pos = _account_position(stats)
-    cand = cand.merge(acc_pos, on=[S.ACCOUNT_ID] + _ITEM, how="left")
+    cand = cand.merge(acc_pos, on=[S.ACCOUNT_ID, *_ITEM], how="left")
     cand["own_position"] = cand["own_position"].fillna(cand["_acc_pos"]).fillna(0.5)
     cand["own_log_offset"] = cand["own_log_offset"].fillna(cand["_acc_log_offset"]).fillna(0.0)
     cand["is_query"] = (cand[S.ITEM_TYPE] == S.ITEM_QUERY).astype(float)
@@ -163,10 +184,10 @@ def candidate_features(stats: HistoryStats, targets: pd.DataFrame, params: Featu
     cand[PRIOR] = cand["own_use_long"] + 0.5 * cand["borrowed_use"] + 0.1 * cand["account_use_long"]
 
     cand = cand.sort_values(
-        tkey + [PRIOR, S.ITEM_TYPE, S.ITEM_ID], ascending=[True, True, True, False, True, True], kind="mergesort"
+        [*tkey, PRIOR, S.ITEM_TYPE, S.ITEM_ID], ascending=[True, True, True, False, True, True], kind="mergesort"
     )
     cand = cand[cand.groupby(tkey, sort=False).cumcount() < params.max_candidates]
-    for column in FEATURE_COLUMNS + (PRIOR,):
+    for column in (*FEATURE_COLUMNS, PRIOR):
         cand[column] = cand[column].astype("float64")
     for column in (N_USED, N_RESOLVED_USED, N_LAST, ACCOUNT_N_USED, SOURCE_N_USED, SOURCE_SESSIONS, N_SOURCES):
         cand[column] = cand[column].astype("int64")
@@ -174,11 +195,30 @@ def candidate_features(stats: HistoryStats, targets: pd.DataFrame, params: Featu
 
 
 _OUTPUT_COLUMNS = (
-    S.ACCOUNT_ID, S.ALERT_ID, COLD, S.ALERT_TITLE, S.ITEM_TYPE, S.ITEM_ID, S.ITEM_LABEL,
-    FROM_OWN, FROM_MEDOID, FROM_SIMILAR, FROM_POPULAR, FROM_TITLE,
-    *FEATURE_COLUMNS, PRIOR,
-    N_USED, N_RESOLVED_USED, N_LAST, DEF_SESSIONS, SOURCE_ALERT_ID, SOURCE_TITLE, SOURCE_N_USED,
-    SOURCE_SESSIONS, N_SOURCES, ACCOUNT_N_USED,
+    S.ACCOUNT_ID,
+    S.ALERT_ID,
+    COLD,
+    S.ALERT_TITLE,
+    S.ITEM_TYPE,
+    S.ITEM_ID,
+    S.ITEM_LABEL,
+    FROM_OWN,
+    FROM_MEDOID,
+    FROM_SIMILAR,
+    FROM_POPULAR,
+    FROM_TITLE,
+    *FEATURE_COLUMNS,
+    PRIOR,
+    N_USED,
+    N_RESOLVED_USED,
+    N_LAST,
+    DEF_SESSIONS,
+    SOURCE_ALERT_ID,
+    SOURCE_TITLE,
+    SOURCE_N_USED,
+    SOURCE_SESSIONS,
+    N_SOURCES,
+    ACCOUNT_N_USED,
 )
 # duplicate names (from_similar / from_popular are both flags and features) appear once
 _OUTPUT_COLUMNS = tuple(dict.fromkeys(_OUTPUT_COLUMNS))
@@ -197,8 +237,9 @@ def make_features(
     Same as ``candidate_features(history_stats(session_items(sessions, items), as_of,
     params, assignments), targets, params)``; see those functions.
     """
-    return candidate_features(history_stats(session_items(sessions, items), as_of, params, assignments), targets, params)
-
+    return candidate_features(
+        history_stats(session_items(sessions, items), as_of, params, assignments), targets, params
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -212,18 +253,18 @@ def _clean_targets(targets: pd.DataFrame, definitions: pd.DataFrame) -> pd.DataF
     if S.ALERT_TITLE not in t.columns:
         t = t.assign(**{S.ALERT_TITLE: None})
     t = t.assign(**{COLD: t[COLD].fillna(COLD_NONE).astype("int64") if COLD in t.columns else COLD_NONE})
-    known = definitions[_KEY + [S.ALERT_TITLE]].rename(columns={S.ALERT_TITLE: "_known"})
+    known = definitions[[*_KEY, S.ALERT_TITLE]].rename(columns={S.ALERT_TITLE: "_known"})
     t = t.merge(known, on=_KEY, how="left")
     title = t[S.ALERT_TITLE].where(_non_blank_mask(t[S.ALERT_TITLE]), t["_known"])
     t = t.assign(**{S.ALERT_TITLE: title.where(_non_blank_mask(title), "")}).drop(columns="_known")
-    t = t.sort_values(_KEY + [COLD], kind="mergesort").drop_duplicates(_KEY + [COLD], keep="last")
+    t = t.sort_values([*_KEY, COLD], kind="mergesort").drop_duplicates([*_KEY, COLD], keep="last")
     return t.reset_index(drop=True)
 
 
 def _similar_pairs(targets: pd.DataFrame, definitions: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     """``account_id, alert_id, cold, source_alert_id, _sim`` (0-1): the most similar titled
     definitions with history, never the target itself; ties by the source's alert_id."""
-    columns = _KEY + [COLD, SOURCE_ALERT_ID, "_sim"]
+    columns = [*_KEY, COLD, SOURCE_ALERT_ID, "_sim"]
     frames = []
     titled = definitions[_non_blank_mask(definitions[S.ALERT_TITLE])]
     by_account = dict(iter(titled.groupby(S.ACCOUNT_ID, sort=True)))
@@ -232,8 +273,12 @@ def _similar_pairs(targets: pd.DataFrame, definitions: pd.DataFrame, params: Fea
         if sources is None:
             continue
         # a twin keeps itself, every other target drops it: one more match than the sources kept
-        rows, cols, scores = best_matches(group[S.ALERT_TITLE].tolist(), sources[S.ALERT_TITLE].tolist(),
-                                          params.borrow_sources + 1, params.similar_title_threshold)
+        rows, cols, scores = best_matches(
+            group[S.ALERT_TITLE].tolist(),
+            sources[S.ALERT_TITLE].tolist(),
+            params.borrow_sources + 1,
+            params.similar_title_threshold,
+        )
         frames.append(
             pd.DataFrame(
                 {
@@ -251,20 +296,32 @@ def _similar_pairs(targets: pd.DataFrame, definitions: pd.DataFrame, params: Fea
     itself = (pairs[S.ALERT_ID] == pairs[SOURCE_ALERT_ID]).to_numpy()
     pairs = pairs[~itself | (pairs[COLD] == COLD_TWIN).to_numpy()]
     pairs.loc[pairs[S.ALERT_ID] == pairs[SOURCE_ALERT_ID], "_sim"] = 1.0
-    pairs = pairs.sort_values(_KEY + [COLD, "_sim", SOURCE_ALERT_ID], ascending=[True, True, True, False, True],
-                              kind="mergesort")
-    return pairs.groupby(_KEY + [COLD], sort=False).head(params.borrow_sources).reset_index(drop=True)
+    pairs = pairs.sort_values(
+        [*_KEY, COLD, "_sim", SOURCE_ALERT_ID], ascending=[True, True, True, False, True], kind="mergesort"
+    )
+    return pairs.groupby([*_KEY, COLD], sort=False).head(params.borrow_sources).reset_index(drop=True)
 
 
 def _borrowed(pairs: pd.DataFrame, stats: HistoryStats, targets: pd.DataFrame) -> pd.DataFrame:
     """Per (target, item) of similar definitions: similarity-weighted use and last shares,
     and the source that lent the most (for the reason)."""
-    columns = _KEY + [COLD] + _ITEM + ["borrowed_use", "borrowed_last_share", "borrowed_best_use",
-                                        "borrowed_best_last_share", SOURCE_ALERT_ID, SOURCE_TITLE,
-                                        SOURCE_N_USED, SOURCE_SESSIONS, N_SOURCES]
+    columns = [
+        *_KEY,
+        COLD,
+        *_ITEM,
+        "borrowed_use",
+        "borrowed_last_share",
+        "borrowed_best_use",
+        "borrowed_best_last_share",
+        SOURCE_ALERT_ID,
+        SOURCE_TITLE,
+        SOURCE_N_USED,
+        SOURCE_SESSIONS,
+        N_SOURCES,
+    ]
     if pairs.empty or stats.own.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    total_sim = pairs.groupby(_KEY + [COLD], sort=False)["_sim"].sum().rename("_sim_total").reset_index()
+    total_sim = pairs.groupby([*_KEY, COLD], sort=False)["_sim"].sum().rename("_sim_total").reset_index()
     src = stats.own[_KEY + _ITEM + ["own_use_long", "own_last_share", N_USED]].rename(
         columns={S.ALERT_ID: SOURCE_ALERT_ID, N_USED: SOURCE_N_USED}
     )
@@ -273,23 +330,26 @@ def _borrowed(pairs: pd.DataFrame, stats: HistoryStats, targets: pd.DataFrame) -
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     cand["_use"] = cand["_sim"] * cand["own_use_long"]
     cand["_last"] = cand["_sim"] * cand["own_last_share"]
-    cand = cand.sort_values(_KEY + [COLD] + _ITEM + ["_use", "_sim", SOURCE_ALERT_ID],
-                            ascending=[True, True, True, True, True, False, False, True], kind="mergesort")
-    grouped = cand.groupby(_KEY + [COLD] + _ITEM, sort=True)
+    cand = cand.sort_values(
+        [*_KEY, COLD, *_ITEM, "_use", "_sim", SOURCE_ALERT_ID],
+        ascending=[True, True, True, True, True, False, False, True],
+        kind="mergesort",
+    )
+    grouped = cand.groupby([*_KEY, COLD, *_ITEM], sort=True)
     agg = grouped.agg(_use=("_use", "sum"), _last=("_last", "sum"), **{N_SOURCES: (SOURCE_ALERT_ID, "size")})
-    best = grouped.head(1).set_index(_KEY + [COLD] + _ITEM)[[SOURCE_ALERT_ID, SOURCE_N_USED]]
-    out = agg.join(best).reset_index().merge(total_sim, on=_KEY + [COLD], how="left")
+    best = grouped.head(1).set_index([*_KEY, COLD, *_ITEM])[[SOURCE_ALERT_ID, SOURCE_N_USED]]
+    out = agg.join(best).reset_index().merge(total_sim, on=[*_KEY, COLD], how="left")
     out["borrowed_use"] = out["_use"] / out["_sim_total"]
     out["borrowed_last_share"] = out["_last"] / out["_sim_total"]
     # the most similar source alone (pairs are sorted by similarity, then source id)
-    first = pairs.groupby(_KEY + [COLD], sort=False).head(1)[_KEY + [COLD, SOURCE_ALERT_ID]]
-    top = cand.merge(first, on=_KEY + [COLD, SOURCE_ALERT_ID], how="inner")[
-        _KEY + [COLD] + _ITEM + ["own_use_long", "own_last_share"]
+    first = pairs.groupby([*_KEY, COLD], sort=False).head(1)[[*_KEY, COLD, SOURCE_ALERT_ID]]
+    top = cand.merge(first, on=[*_KEY, COLD, SOURCE_ALERT_ID], how="inner")[
+        [*_KEY, COLD, *_ITEM, "own_use_long", "own_last_share"]
     ].rename(columns={"own_use_long": "borrowed_best_use", "own_last_share": "borrowed_best_last_share"})
-    out = out.merge(top, on=_KEY + [COLD] + _ITEM, how="left")
+    out = out.merge(top, on=[*_KEY, COLD, *_ITEM], how="left")
     out["borrowed_best_use"] = out["borrowed_best_use"].fillna(0.0)
     out["borrowed_best_last_share"] = out["borrowed_best_last_share"].fillna(0.0)
-    defs = stats.definitions[_KEY + [S.ALERT_TITLE, "def_sessions"]].rename(
+    defs = stats.definitions[[*_KEY, S.ALERT_TITLE, "def_sessions"]].rename(
         columns={S.ALERT_ID: SOURCE_ALERT_ID, S.ALERT_TITLE: SOURCE_TITLE, "def_sessions": SOURCE_SESSIONS}
     )
     out = out.merge(defs, on=[S.ACCOUNT_ID, SOURCE_ALERT_ID], how="left")
@@ -299,11 +359,11 @@ def _borrowed(pairs: pd.DataFrame, stats: HistoryStats, targets: pd.DataFrame) -
 def _title_candidates(targets: pd.DataFrame, stats: HistoryStats, params: FeatureParams) -> pd.DataFrame:
     """Per target, the ``n_title`` account items whose label is most similar to its title
     (rapidfuzz ``token_set_ratio``, ``processor=default_process``, at least ``title_item_threshold``)."""
-    columns = _KEY + [COLD] + _ITEM + [FROM_TITLE]
+    columns = [*_KEY, COLD, *_ITEM, FROM_TITLE]
     frames = []
     if params.n_title <= 0:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    catalog = stats.account[[S.ACCOUNT_ID] + _ITEM].merge(stats.labels, on=[S.ACCOUNT_ID] + _ITEM, how="left")
+    catalog = stats.account[[S.ACCOUNT_ID, *_ITEM]].merge(stats.labels, on=[S.ACCOUNT_ID, *_ITEM], how="left")
     catalog[S.ITEM_LABEL] = catalog[S.ITEM_LABEL].where(catalog[S.ITEM_LABEL].notna(), catalog[S.ITEM_ID])
     by_account = dict(iter(catalog.groupby(S.ACCOUNT_ID, sort=True)))
     for account, group in targets[_non_blank_mask(targets[S.ALERT_TITLE])].groupby(S.ACCOUNT_ID, sort=True):
@@ -311,16 +371,24 @@ def _title_candidates(targets: pd.DataFrame, stats: HistoryStats, params: Featur
         if items is None:
             continue
         # best first; ties by the catalog order (item_type, item_id)
-        rows, cols, _ = best_matches(group[S.ALERT_TITLE].tolist(), items[S.ITEM_LABEL].astype(str).tolist(),
-                                     params.n_title, params.title_item_threshold)
-        frames.append(pd.DataFrame({
-            S.ACCOUNT_ID: np.full(len(rows), account, dtype="int64"),
-            S.ALERT_ID: group[S.ALERT_ID].to_numpy(dtype=object)[rows],
-            COLD: group[COLD].to_numpy()[rows],
-            S.ITEM_TYPE: items[S.ITEM_TYPE].to_numpy(dtype=object)[cols],
-            S.ITEM_ID: items[S.ITEM_ID].to_numpy(dtype=object)[cols],
-            FROM_TITLE: True,
-        }))
+        rows, cols, _ = best_matches(
+            group[S.ALERT_TITLE].tolist(),
+            items[S.ITEM_LABEL].astype(str).tolist(),
+            params.n_title,
+            params.title_item_threshold,
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    S.ACCOUNT_ID: np.full(len(rows), account, dtype="int64"),
+                    S.ALERT_ID: group[S.ALERT_ID].to_numpy(dtype=object)[rows],
+                    COLD: group[COLD].to_numpy()[rows],
+                    S.ITEM_TYPE: items[S.ITEM_TYPE].to_numpy(dtype=object)[cols],
+                    S.ITEM_ID: items[S.ITEM_ID].to_numpy(dtype=object)[cols],
+                    FROM_TITLE: True,
+                }
+            )
+        )
     if not frames:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     return pd.concat(frames, ignore_index=True)[columns]
@@ -329,17 +397,21 @@ def _title_candidates(targets: pd.DataFrame, stats: HistoryStats, params: Featur
 def _without_own_history(cand: pd.DataFrame, stats: HistoryStats) -> None:
     """Account-wide shares of the rows of ``cold`` targets, recomputed without the target's own
     sessions (in place on the working frame ``cand``: the raw sums are subtracted)."""
-    shares = (("account_use_long", "_acc_wl", "_raw_wl", "_tot_wl", "def_wl"),
-              ("account_use_short", "_acc_ws", "_raw_ws", "_tot_ws", "def_ws"),
-              ("account_last_share", "_acc_wll", "_raw_wll", "_tot_wlr", "def_wlr"))
+    shares = (
+        ("account_use_long", "_acc_wl", "_raw_wl", "_tot_wl", "def_wl"),
+        ("account_use_short", "_acc_ws", "_raw_ws", "_tot_ws", "def_ws"),
+        ("account_last_share", "_acc_wll", "_raw_wll", "_tot_wlr", "def_wlr"),
+    )
     cold = cand[COLD].to_numpy() == COLD_NEW  # a twin's "parent" (itself) stays in the account
     if not cold.any() or stats.own.empty:
         return
     raw = stats.own[_KEY + _ITEM + ["_raw_wl", "_raw_ws", "_raw_wll"]].rename(
-        columns={"_raw_wl": "_o_wl", "_raw_ws": "_o_ws", "_raw_wll": "_o_wll"})
+        columns={"_raw_wl": "_o_wl", "_raw_ws": "_o_ws", "_raw_wll": "_o_wll"}
+    )
     sub = cand.loc[cold, _KEY + _ITEM + [c for _, a, _, t, _ in shares for c in (a, t)]]
     sub = sub.merge(raw, on=_KEY + _ITEM, how="left").merge(
-        stats.definitions[_KEY + ["def_wl", "def_ws", "def_wlr"]], on=_KEY, how="left")
+        stats.definitions[[*_KEY, "def_wl", "def_ws", "def_wlr"]], on=_KEY, how="left"
+    )
     for feature, acc, own, total, definition in shares:
         own_col = {"_raw_wl": "_o_wl", "_raw_ws": "_o_ws", "_raw_wll": "_o_wll"}[own]
         num = sub[acc].fillna(0.0).to_numpy() - sub[own_col].fillna(0.0).to_numpy()
@@ -350,14 +422,14 @@ def _without_own_history(cand: pd.DataFrame, stats: HistoryStats) -> None:
 def _account_position(stats: HistoryStats) -> pd.DataFrame:
     """Account-wide typical position and log offset of each item (weighted by definition use)."""
     own = stats.own
-    cols = [S.ACCOUNT_ID] + _ITEM
+    cols = [S.ACCOUNT_ID, *_ITEM]
     if own.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols + ["_acc_pos", "_acc_log_offset"]})
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in [*cols, "_acc_pos", "_acc_log_offset"]})
     w = own[N_USED].to_numpy(dtype=float)
     tmp = own[cols].assign(_wp=own["own_position"] * w, _wo=own["own_log_offset"] * w, _w=w)
     agg = tmp.groupby(cols, sort=True)[["_wp", "_wo", "_w"]].sum().reset_index()
     return agg.assign(_acc_pos=agg["_wp"] / agg["_w"], _acc_log_offset=agg["_wo"] / agg["_w"])[
-        cols + ["_acc_pos", "_acc_log_offset"]
+        [*cols, "_acc_pos", "_acc_log_offset"]
     ]
 
 
@@ -379,9 +451,12 @@ def _sar(cand: pd.DataFrame, stats: HistoryStats) -> np.ndarray:
     out = np.zeros(len(cand))
     if cand.empty:
         return out
-    affinity = np.where(cand["_has_own"].to_numpy(), cand["own_use_long"].to_numpy(dtype=float),
-                        cand["borrowed_use"].to_numpy(dtype=float))
-    frame = cand[_KEY + [COLD] + _ITEM].assign(_a=affinity, _row=np.arange(len(cand)))
+    affinity = np.where(
+        cand["_has_own"].to_numpy(),
+        cand["own_use_long"].to_numpy(dtype=float),
+        cand["borrowed_use"].to_numpy(dtype=float),
+    )
+    frame = cand[[*_KEY, COLD, *_ITEM]].assign(_a=affinity, _row=np.arange(len(cand)))
     for account, group in frame.groupby(S.ACCOUNT_ID, sort=True):
         found = stats.cooc.get(int(account))
         if found is None:
@@ -392,7 +467,7 @@ def _sar(cand: pd.DataFrame, stats: HistoryStats) -> np.ndarray:
         coded = coded[known]
         if coded.empty:
             continue
-        target = coded.groupby(_KEY + [COLD], sort=True).ngroup().to_numpy()
+        target = coded.groupby([*_KEY, COLD], sort=True).ngroup().to_numpy()
         codes = coded["_code"].to_numpy(dtype=np.int64)
         a = np.zeros((int(target.max()) + 1, len(keys)))
         np.add.at(a, (target, codes), coded["_a"].to_numpy(dtype=float))
@@ -405,8 +480,16 @@ def _sar(cand: pd.DataFrame, stats: HistoryStats) -> np.ndarray:
 def _empty_features() -> pd.DataFrame:
     data: dict[str, pd.Series] = {}
     for c in _OUTPUT_COLUMNS:
-        if c == S.ACCOUNT_ID or c in (N_USED, N_RESOLVED_USED, N_LAST, DEF_SESSIONS, SOURCE_N_USED,
-                                      SOURCE_SESSIONS, N_SOURCES, ACCOUNT_N_USED):
+        if c == S.ACCOUNT_ID or c in (
+            N_USED,
+            N_RESOLVED_USED,
+            N_LAST,
+            DEF_SESSIONS,
+            SOURCE_N_USED,
+            SOURCE_SESSIONS,
+            N_SOURCES,
+            ACCOUNT_N_USED,
+        ):
             data[c] = pd.Series([], dtype="int64")
         elif c in FEATURE_COLUMNS or c == PRIOR:
             data[c] = pd.Series([], dtype="float64")

@@ -72,8 +72,9 @@ def session_items(sessions: pd.DataFrame, items: pd.DataFrame) -> SessionItems:
     -------
     SessionItems
     """
-    sess = sessions[[S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.ALERT_TITLE, S.USER_ID,
-                     S.STARTED_AT, S.ENDED_AT, S.RESOLVED]].drop_duplicates(S.SESSION_ID)
+    sess = sessions[
+        [S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.ALERT_TITLE, S.USER_ID, S.STARTED_AT, S.ENDED_AT, S.RESOLVED]
+    ].drop_duplicates(S.SESSION_ID)
     sess = sess.astype({S.ACCOUNT_ID: "int64"})
     sess = sess.assign(
         **{
@@ -100,24 +101,36 @@ def session_items(sessions: pd.DataFrame, items: pd.DataFrame) -> SessionItems:
             _last_ts_s=its.groupby(S.SESSION_ID, sort=False)["_ts_s"].transform("max").to_numpy(),
             _log_offset=np.log1p(its[S.OFFSET_S].astype(float).clip(lower=0.0).fillna(0.0).to_numpy()),
         )
-        first = its.drop_duplicates([S.SESSION_ID] + _ITEM, keep="first")
-        last_flag = its[its["_is_last"]][[S.SESSION_ID] + _ITEM].assign(_last=True)
-        first = first.merge(last_flag, on=[S.SESSION_ID] + _ITEM, how="left")
+        first = its.drop_duplicates([S.SESSION_ID, *_ITEM], keep="first")
+        last_flag = its[its["_is_last"]][[S.SESSION_ID, *_ITEM]].assign(_last=True)
+        first = first.merge(last_flag, on=[S.SESSION_ID, *_ITEM], how="left")
         first["_is_last"] = first["_last"].eq(True).to_numpy()
         first = first.rename(columns={"_ts_s": "_first_ts_s"})
-        pairs = first[[S.SESSION_ID] + _ITEM + ["_first_ts_s", "_pos", "_log_offset", "_is_last", "_last_ts_s"]].merge(
+        pairs = first[[S.SESSION_ID, *_ITEM, "_first_ts_s", "_pos", "_log_offset", "_is_last", "_last_ts_s"]].merge(
             sess[[S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.USER_ID, "_start_s", "_end_s", S.RESOLVED]],
             on=S.SESSION_ID,
         )
-        pairs = pairs.sort_values([S.ACCOUNT_ID, S.ALERT_ID, "_start_s", S.SESSION_ID] + _ITEM, kind="mergesort")
+        pairs = pairs.sort_values([S.ACCOUNT_ID, S.ALERT_ID, "_start_s", S.SESSION_ID, *_ITEM], kind="mergesort")
         pairs = pairs[list(_PAIR_COLUMNS)].reset_index(drop=True)
     labels = item_labels(items)
     return SessionItems(sessions=sess, pairs=pairs, labels=labels)
 
 
 _PAIR_COLUMNS = (
-    S.SESSION_ID, S.ACCOUNT_ID, S.ALERT_ID, S.USER_ID, S.ITEM_TYPE, S.ITEM_ID, "_start_s", "_end_s",
-    S.RESOLVED, "_first_ts_s", "_pos", "_log_offset", "_is_last", "_last_ts_s",
+    S.SESSION_ID,
+    S.ACCOUNT_ID,
+    S.ALERT_ID,
+    S.USER_ID,
+    S.ITEM_TYPE,
+    S.ITEM_ID,
+    "_start_s",
+    "_end_s",
+    S.RESOLVED,
+    "_first_ts_s",
+    "_pos",
+    "_log_offset",
+    "_is_last",
+    "_last_ts_s",
 )
 
 
@@ -192,8 +205,14 @@ def history_stats(
     wl = np.power(0.5, p_age / params.half_life_days)
     ws = np.power(0.5, p_age / params.short_half_life_days)
     pairs = pairs.assign(
-        _res=p_res, _last=p_last, _age=p_age, _wl=wl, _ws=ws,
-        _wlr=wl * p_res, _wll=wl * p_last, _wsl=ws * p_last,
+        _res=p_res,
+        _last=p_last,
+        _age=p_age,
+        _wl=wl,
+        _ws=ws,
+        _wlr=wl * p_res,
+        _wll=wl * p_last,
+        _wsl=ws * p_last,
     )
 
     definitions = (
@@ -209,7 +228,7 @@ def history_stats(
         )
         .reset_index()
     )
-    titles = sess[_non_blank_mask(sess[S.ALERT_TITLE])].drop_duplicates(_KEY, keep="last")[_KEY + [S.ALERT_TITLE]]
+    titles = sess[_non_blank_mask(sess[S.ALERT_TITLE])].drop_duplicates(_KEY, keep="last")[[*_KEY, S.ALERT_TITLE]]
     definitions = definitions.merge(titles, on=_KEY, how="left")
 
     own = (
@@ -233,7 +252,7 @@ def history_stats(
         )
         .reset_index()
     )
-    own = own.merge(definitions[_KEY + ["def_users", "def_wl", "def_ws", "def_wlr", "def_wsr"]], on=_KEY, how="left")
+    own = own.merge(definitions[[*_KEY, "def_users", "def_wl", "def_ws", "def_wlr", "def_wsr"]], on=_KEY, how="left")
     hd = float(params.history_days)
     own = pd.DataFrame(
         {
@@ -259,10 +278,13 @@ def history_stats(
         }
     )
 
-    acc_tot = sess.groupby(S.ACCOUNT_ID, sort=True).agg(acc_wl=("_wl", "sum"), acc_ws=("_ws", "sum"),
-                                                        acc_wlr=("_wlr", "sum")).reset_index()
+    acc_tot = (
+        sess.groupby(S.ACCOUNT_ID, sort=True)
+        .agg(acc_wl=("_wl", "sum"), acc_ws=("_ws", "sum"), acc_wlr=("_wlr", "sum"))
+        .reset_index()
+    )
     account = (
-        pairs.groupby([S.ACCOUNT_ID] + _ITEM, sort=True)
+        pairs.groupby([S.ACCOUNT_ID, *_ITEM], sort=True)
         .agg(
             **{
                 ACCOUNT_N_USED: (S.SESSION_ID, "size"),
@@ -282,7 +304,7 @@ def history_stats(
     account = account.merge(n_defs, on=S.ACCOUNT_ID, how="left")
     account = pd.DataFrame(
         {
-            **{c: account[c] for c in [S.ACCOUNT_ID] + _ITEM},
+            **{c: account[c] for c in [S.ACCOUNT_ID, *_ITEM]},
             ACCOUNT_N_USED: account[ACCOUNT_N_USED].astype("int64"),
             "account_use_long": _ratio(account["_wl"], account["acc_wl"]),
             "account_use_short": _ratio(account["_ws"], account["acc_ws"]),
@@ -318,12 +340,12 @@ def _cluster_features(pairs: pd.DataFrame, assignments: pd.DataFrame | None) -> 
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     a = assignments[[S.SESSION_ID, _CLUSTER, _IS_MEDOID]]
     a = a[a[_CLUSTER] >= 0]
-    joined = pairs[[S.SESSION_ID] + _KEY + _ITEM].merge(a, on=S.SESSION_ID, how="inner")
+    joined = pairs[[S.SESSION_ID, *_KEY, *_ITEM]].merge(a, on=S.SESSION_ID, how="inner")
     if joined.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    sizes = joined.drop_duplicates(S.SESSION_ID).groupby(_KEY + [_CLUSTER], sort=True).size().rename("_size")
-    counts = joined.groupby(_KEY + [_CLUSTER] + _ITEM, sort=True).size().rename("_n").reset_index()
-    counts = counts.merge(sizes.reset_index(), on=_KEY + [_CLUSTER])
+    sizes = joined.drop_duplicates(S.SESSION_ID).groupby([*_KEY, _CLUSTER], sort=True).size().rename("_size")
+    counts = joined.groupby([*_KEY, _CLUSTER, *_ITEM], sort=True).size().rename("_n").reset_index()
+    counts = counts.merge(sizes.reset_index(), on=[*_KEY, _CLUSTER])
     counts = counts[counts["_size"] >= 2]
     counts["cluster_support"] = counts["_n"] / counts["_size"]
     support = counts.groupby(_KEY + _ITEM, sort=True)["cluster_support"].max().reset_index()
@@ -340,7 +362,7 @@ def _cooccurrence(pairs: pd.DataFrame) -> dict[int, tuple[pd.DataFrame, np.ndarr
     for account, group in pairs.groupby(S.ACCOUNT_ID, sort=True):
         keys = group[_ITEM].drop_duplicates().sort_values(_ITEM, kind="mergesort").reset_index(drop=True)
         keys["_code"] = np.arange(len(keys), dtype=np.int64)
-        coded = group[[S.SESSION_ID] + _ITEM].merge(keys, on=_ITEM)
+        coded = group[[S.SESSION_ID, *_ITEM]].merge(keys, on=_ITEM)
         sess_codes, sess_index = np.unique(coded[S.SESSION_ID].to_numpy(dtype=object).astype(str), return_inverse=True)
         x = sparse.csr_matrix(
             (np.ones(len(coded)), (sess_index, coded["_code"].to_numpy())), shape=(len(sess_codes), len(keys))

@@ -43,7 +43,7 @@ class FeatureParams:
     title_item_threshold: float = 50.0
 
     @classmethod
-    def from_config(cls, config: Any, **overrides: Any) -> "FeatureParams":
+    def from_config(cls, config: Any, **overrides: Any) -> FeatureParams:
         """The run's settings (``half_life_days``, ``history_days``, ``borrow_sources``,
         ``similar_title_threshold``) plus ``overrides``; ``n_popular`` is at least ``top_k``."""
         values: dict[str, Any] = dict(
@@ -55,4 +55,3 @@ class FeatureParams:
         values["n_popular"] = max(cls.n_popular, int(config.top_k))
         values.update(overrides)
         return cls(**values)
-

@@ -60,8 +60,8 @@ def graded_labels(hist: SessionItems, start_s: float, end_s: float) -> pd.DataFr
         GRADE_LAST,
         np.where(p[S.RESOLVED].to_numpy(), GRADE_RESOLVED, GRADE_USED),
     )
-    out = p[[S.SESSION_ID] + _KEY + _ITEM].assign(**{GRADE: grade.astype("int64")})
-    return out.sort_values(_KEY + [S.SESSION_ID] + _ITEM, kind="mergesort").reset_index(drop=True)
+    out = p[[S.SESSION_ID, *_KEY, *_ITEM]].assign(**{GRADE: grade.astype("int64")})
+    return out.sort_values([*_KEY, S.SESSION_ID, *_ITEM], kind="mergesort").reset_index(drop=True)
 
 
 def training_lists(
@@ -108,34 +108,41 @@ def training_lists(
         sess = hist.sessions
         day_sess = sess[(sess["_start_s"] >= c) & (sess["_start_s"] < c + _DAY_S)]
         titles = day_sess[_non_blank_mask(day_sess[S.ALERT_TITLE])].drop_duplicates(_KEY, keep="last")
-        targets = labels[_KEY].drop_duplicates().merge(titles[_KEY + [S.ALERT_TITLE]], on=_KEY, how="left")
+        targets = labels[_KEY].drop_duplicates().merge(titles[[*_KEY, S.ALERT_TITLE]], on=_KEY, how="left")
         targets[COLD] = COLD_NONE
         if cold_copies:
-            targets = pd.concat([targets, targets.assign(**{COLD: COLD_NEW}), targets.assign(**{COLD: COLD_TWIN})],
-                                ignore_index=True)
+            targets = pd.concat(
+                [targets, targets.assign(**{COLD: COLD_NEW}), targets.assign(**{COLD: COLD_TWIN})], ignore_index=True
+            )
         stats = history_stats(hist, c, params, assignments)
         feats = candidate_features(stats, targets, params)
         if feats.empty:
             continue
         gain_of = np.asarray((0.0, *gains), dtype=float)
         graded = labels.assign(_g=gain_of[labels[GRADE].to_numpy(dtype=np.int64)])
-        joined = feats[_KEY + [COLD] + _ITEM].reset_index().merge(graded, on=_KEY + _ITEM, how="inner")
+        joined = feats[[*_KEY, COLD, *_ITEM]].reset_index().merge(graded, on=_KEY + _ITEM, how="inner")
         # normalize per (list, session) over the candidates the session used
-        joined["_g"] = joined["_g"] / joined.groupby(_KEY + [COLD, S.SESSION_ID])["_g"].transform("sum")
-        n_sess = joined.groupby(_KEY + [COLD])[S.SESSION_ID].nunique().rename(LIST_WEIGHT).reset_index()
+        joined["_g"] = joined["_g"] / joined.groupby([*_KEY, COLD, S.SESSION_ID])["_g"].transform("sum")
+        n_sess = joined.groupby([*_KEY, COLD])[S.SESSION_ID].nunique().rename(LIST_WEIGHT).reset_index()
         per_row = joined.groupby("index")["_g"].sum()
         feats = feats.assign(**{GAIN: 0.0})
         feats.loc[per_row.index, GAIN] = per_row.to_numpy()
-        feats = feats.merge(n_sess, on=_KEY + [COLD], how="inner")
+        feats = feats.merge(n_sess, on=[*_KEY, COLD], how="inner")
         feats[GAIN] = feats[GAIN] / feats[LIST_WEIGHT]
         feats[CUTOFF] = c
         frames.append(feats)
     if not frames:
-        return _empty_features().assign(**{CUTOFF: pd.Series([], dtype=float), LIST_ID: pd.Series([], dtype="int64"),
-                                          GAIN: pd.Series([], dtype=float), LIST_WEIGHT: pd.Series([], dtype=float)})
+        return _empty_features().assign(
+            **{
+                CUTOFF: pd.Series([], dtype=float),
+                LIST_ID: pd.Series([], dtype="int64"),
+                GAIN: pd.Series([], dtype=float),
+                LIST_WEIGHT: pd.Series([], dtype=float),
+            }
+        )
     out = pd.concat(frames, ignore_index=True)
-    out[LIST_ID] = out.groupby([CUTOFF] + _KEY + [COLD], sort=True).ngroup().astype("int64")
+    out[LIST_ID] = out.groupby([CUTOFF, *_KEY, COLD], sort=True).ngroup().astype("int64")
     out[LIST_WEIGHT] = out[LIST_WEIGHT].astype(float)
-    return out.sort_values([LIST_ID, PRIOR, S.ITEM_TYPE, S.ITEM_ID], ascending=[True, False, True, True],
-                           kind="mergesort").reset_index(drop=True)
-
+    return out.sort_values(
+        [LIST_ID, PRIOR, S.ITEM_TYPE, S.ITEM_ID], ascending=[True, False, True, True], kind="mergesort"
+    ).reset_index(drop=True)

@@ -122,10 +122,6 @@ from alertrec.stages.normalize.canonical import canonical_query, query_item_id, 
 from alertrec.stages.normalize.frame import normalize_items
 from alertrec.stages.normalize.linking import link_near_duplicates
 from alertrec.stages.normalize.literals import (
-    CTX_HOST,
-    CTX_ID,
-    CTX_NONE,
-    CTX_POD,
     P_HOST,
     P_ID,
     P_IP,
@@ -133,11 +129,7 @@ from alertrec.stages.normalize.literals import (
     P_POD,
     P_TS,
     P_UUID,
-    _classify,
-    _field_context,
-    _mask_value,
 )
-from alertrec.stages.normalize.lucene import _render_plain_term
 from alertrec.stages.normalize.registry import (
     QueryRegistry,
     assign_query_ids,

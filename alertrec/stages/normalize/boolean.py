@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 
 log = logging.getLogger(__name__)
+
+
 def _frame_chains(items: list[tuple[str, object]]) -> list[list[str]]:
     """OR-separated chains of AND-joined terms, NOTs applied."""
     chains: list[list[str]] = [[]]

@@ -60,7 +60,9 @@ def canonical_query(text: str, language: str | None) -> str:
     except Exception:  # pragma: no cover - a safety net; every known input is handled above
         log.warning(
             "could not canonicalize a %s query of %d characters; using its whitespace-normalised text",
-            lang, len(text), exc_info=True,
+            lang,
+            len(text),
+            exc_info=True,
         )
         return _WS_RE.sub(" ", text).strip()
 

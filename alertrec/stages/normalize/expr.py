@@ -14,10 +14,10 @@ import re
 
 from alertrec.stages.normalize.boolean import _join_chains
 from alertrec.stages.normalize.literals import (
-    CTX_NONE,
-    P_NUM,
     _BACKSLASH_RE,
     _WILDCARD_RE,
+    CTX_NONE,
+    P_NUM,
     _classify,
     _field_context,
     _mask_inside,
@@ -60,14 +60,96 @@ _DQL_TOKEN_RE = re.compile(
     re.X,
 )
 _SQL_KEYWORDS = frozenset(
-    """
-    select from where and or not in is null like ilike rlike regexp similar between as on join left
-    right inner outer full cross natural using group by order having limit offset fetch first next
-    rows row only desc asc nulls last distinct all any some case when then else end union intersect
-    except exists interval with recursive over partition window true false cast top qualify match
-    against escape collate filter within lateral unnest values day hour minute second month year
-    week millisecond microsecond current_date current_time current_timestamp now
-    """.split()
+    [
+        "select",
+        "from",
+        "where",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "null",
+        "like",
+        "ilike",
+        "rlike",
+        "regexp",
+        "similar",
+        "between",
+        "as",
+        "on",
+        "join",
+        "left",
+        "right",
+        "inner",
+        "outer",
+        "full",
+        "cross",
+        "natural",
+        "using",
+        "group",
+        "by",
+        "order",
+        "having",
+        "limit",
+        "offset",
+        "fetch",
+        "first",
+        "next",
+        "rows",
+        "row",
+        "only",
+        "desc",
+        "asc",
+        "nulls",
+        "last",
+        "distinct",
+        "all",
+        "any",
+        "some",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "union",
+        "intersect",
+        "except",
+        "exists",
+        "interval",
+        "with",
+        "recursive",
+        "over",
+        "partition",
+        "window",
+        "true",
+        "false",
+        "cast",
+        "top",
+        "qualify",
+        "match",
+        "against",
+        "escape",
+        "collate",
+        "filter",
+        "within",
+        "lateral",
+        "unnest",
+        "values",
+        "day",
+        "hour",
+        "minute",
+        "second",
+        "month",
+        "year",
+        "week",
+        "millisecond",
+        "microsecond",
+        "current_date",
+        "current_time",
+        "current_timestamp",
+        "now",
+    ]
 )
 _DQL_KEYWORDS = frozenset({"and", "or", "not", "xor"})
 _DQL_FILTER_COMMANDS = frozenset({"filter", "filterout"})
@@ -94,10 +176,16 @@ _CLOSED_STRING_RE = {  # a string literal with its closing quote (SQL doubles qu
 class _Dialect:
     """What differs between SQL and DQL for the token-stream engine."""
 
-    __slots__ = ("name", "token_re", "keywords", "upper_functions", "tight_ops")
+    __slots__ = ("keywords", "name", "tight_ops", "token_re", "upper_functions")
 
-    def __init__(self, name: str, token_re: re.Pattern[str], keywords: frozenset[str], upper_functions: bool,
-                 tight_ops: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        name: str,
+        token_re: re.Pattern[str],
+        keywords: frozenset[str],
+        upper_functions: bool,
+        tight_ops: tuple[str, ...],
+    ) -> None:
         self.name = name
         self.token_re = token_re
         self.keywords = keywords  # lower-cased; written upper-case
@@ -110,7 +198,7 @@ _DQL = _Dialect("dql", _DQL_TOKEN_RE, _DQL_KEYWORDS, False, (".", ":", "@"))
 
 
 class _ExprFrame:
-    __slots__ = ("opener", "elements", "boolean", "function", "context")
+    __slots__ = ("boolean", "context", "elements", "function", "opener")
 
     def __init__(self, opener: str, boolean: bool, function: bool, context: str = CTX_NONE) -> None:
         self.opener = opener  # "(", "[" or "{" ("" for the whole text)
@@ -149,7 +237,7 @@ def _expr_join(elements: list[tuple[str, str]], dialect: _Dialect) -> str:
             no_space = (
                 text in (",", ";", "[", "]")
                 or (kind == "op" and text in tight)
-                or (pkind == "op" and ptext in tight + ("[",))
+                or (pkind == "op" and ptext in (*tight, "["))
                 or (kind == "group" and text[:1] == "(" and pkind in ("ident", "qid"))  # f(x)
             )
             out.append(text if no_space else " " + text)
@@ -213,20 +301,28 @@ def _sql_condition_end(elements: list[tuple[str, str]], start: int, clause: str)
             case_depth += 1
         elif text == "END" and case_depth:
             case_depth -= 1
-        elif clause == "WHEN" and not case_depth and text in _SQL_WHEN_END:
-            return j
-        elif text in _SQL_CLAUSE_END:
-            return j
-        elif clause == "ON" and not case_depth and (
-            text in ("WHERE", "ON")
-            or (text in _SQL_JOIN_WORDS and (text not in ("LEFT", "RIGHT") or (j + 1 < n and elements[j + 1][0] == "kw")))
+        elif (
+            (clause == "WHEN" and not case_depth and text in _SQL_WHEN_END)
+            or text in _SQL_CLAUSE_END
+            or (
+                clause == "ON"
+                and not case_depth
+                and (
+                    text in ("WHERE", "ON")
+                    or (
+                        text in _SQL_JOIN_WORDS
+                        and (text not in ("LEFT", "RIGHT") or (j + 1 < n and elements[j + 1][0] == "kw"))
+                    )
+                )
+            )
         ):
             return j
     return n
 
 
 def _sql_render(frame: _ExprFrame) -> str:
-    """SQL: the conditions of WHERE, JOIN ... ON, HAVING, QUALIFY and CASE WHEN sorted; a parenthesised condition sorted.
+    """SQL: the conditions of WHERE, JOIN ... ON, HAVING, QUALIFY and CASE WHEN sorted, and a
+    parenthesised condition sorted.
 
     Everything else keeps its order. A frame without such a clause that is a
     parenthesised condition (``WHERE (b OR a)``, ``ON (x AND y)``) is sorted
@@ -347,8 +443,11 @@ def _expr_close(stack: list[_ExprFrame], render) -> None:
     if frame.opener == "(" and len(elements) == 1 and elements[0][0] == "group" and elements[0][1][:1] == "(":
         parent.append(elements[0])  # ((x)) is (x); keeps deep nesting linear
         return
-    if parent and parent[-1] == ("kw", "IN") and elements and all(
-        kind == "lit" if i % 2 == 0 else (kind, text) == ("op", ",") for i, (kind, text) in enumerate(elements)
+    if (
+        parent
+        and parent[-1] == ("kw", "IN")
+        and elements
+        and all(kind == "lit" if i % 2 == 0 else (kind, text) == ("op", ",") for i, (kind, text) in enumerate(elements))
     ):
         # IN (<ID>, <ID>, <ID>) is IN (<ID>); IN ('WARN', 'ERROR') is IN ('ERROR', 'WARN')
         values = sorted({text for kind, text in elements if kind == "lit"})

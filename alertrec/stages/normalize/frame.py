@@ -111,15 +111,19 @@ def normalize_items(
             links = link_near_duplicates(pairs, link_threshold)
             if links:
                 linked = np.array(
-                    [query_item_id(links[(int(a), c)]) if (int(a), c) in links else i
-                     for a, c, i in zip(accounts, canonical[is_query], item_id[is_query])],
+                    [
+                        query_item_id(links[(int(a), c)]) if (int(a), c) in links else i
+                        for a, c, i in zip(accounts, canonical[is_query], item_id[is_query])
+                    ],
                     dtype=object,
                 )
                 item_id[is_query] = linked
                 log.info("normalize: %d near-duplicate canonical queries linked", len(links))
         log.debug(
             "normalize: %d query rows, %d distinct texts, %d distinct queries",
-            int(is_query.sum()), len(uniques), len(ids_by_canon),
+            int(is_query.sum()),
+            len(uniques),
+            len(ids_by_canon),
         )
     out[S.ITEM_ID] = item_id
     out[S.CANONICAL] = canonical
@@ -138,7 +142,7 @@ def _labels(out: pd.DataFrame, is_dash: np.ndarray, is_query: np.ndarray) -> np.
         latest = (
             d[titled]
             .sort_values([S.TS, S.EVENT_ID], kind="mergesort")
-            .drop_duplicates(key, keep="last")[key + [S.ITEM_TITLE]]
+            .drop_duplicates(key, keep="last")[[*key, S.ITEM_TITLE]]
             .rename(columns={S.ITEM_TITLE: "_label"})
         )
         got = d[key].merge(latest, on=key, how="left")["_label"].to_numpy(dtype=object)
@@ -147,12 +151,12 @@ def _labels(out: pd.DataFrame, is_dash: np.ndarray, is_query: np.ndarray) -> np.
         labels[is_dash] = got
     if is_query.any():
         q = out.loc[is_query, [S.ACCOUNT_ID, S.ITEM_ID, S.ITEM_KEY, S.TS]]
-        usage = q.groupby(key + [S.ITEM_KEY], sort=False)[S.TS].agg(["size", "max"]).reset_index()
+        usage = q.groupby([*key, S.ITEM_KEY], sort=False)[S.TS].agg(["size", "max"]).reset_index()
         usage["_neg_size"] = -usage["size"]
         # the most used text, then the most recently used, then the smallest
         best = (
             usage.sort_values(["_neg_size", "max", S.ITEM_KEY], ascending=[True, False, True], kind="mergesort")
-            .drop_duplicates(key, keep="first")[key + [S.ITEM_KEY]]
+            .drop_duplicates(key, keep="first")[[*key, S.ITEM_KEY]]
             .rename(columns={S.ITEM_KEY: "_label"})
         )
         labels[is_query] = q[key].merge(best, on=key, how="left")["_label"].to_numpy(dtype=object)

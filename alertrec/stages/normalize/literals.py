@@ -57,12 +57,30 @@ _K8S_SAFE_RE = re.compile(r"[bcdfghjklmnpqrstvwxz2456789]+")  # the alphabet of 
 _HEX_ONLY_RE = re.compile(r"[0-9a-f]+")
 _ID_TOKEN_RE = re.compile(r"[0-9a-z._:/+-]*\d[0-9a-z._:/+-]*")
 _IP_HOST_RE = re.compile(r"ip-\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}(?:\.[a-z0-9-]+)*")
-_FQDN_RE = re.compile(
-    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?P<tld>[a-z]{2,24})\.?(?::\d{1,5})?"
-)
+_FQDN_RE = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?P<tld>[a-z]{2,24})\.?(?::\d{1,5})?")
 _TLDS = frozenset(
-    "com net org io dev cloud internal local localdomain localhost lan corp intra intranet svc "
-    "co uk de eu us".split()
+    [
+        "com",
+        "net",
+        "org",
+        "io",
+        "dev",
+        "cloud",
+        "internal",
+        "local",
+        "localdomain",
+        "localhost",
+        "lan",
+        "corp",
+        "intra",
+        "intranet",
+        "svc",
+        "co",
+        "uk",
+        "de",
+        "eu",
+        "us",
+    ]
 )
 _DIGIT_HOST_RE = re.compile(r"[a-z][a-z0-9-]*(?:-\d+|[a-z]\d{2,})")
 _NOT_A_HOST_RE = re.compile(
@@ -82,7 +100,9 @@ _BACKSLASH_RE = re.compile(r"\\(.)", re.S)
 _WS_RE = re.compile(r"\s+")
 _PLAIN_WORD_RE = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z._+\-]*+(?<=[0-9A-Za-z]))?")
 _HOST_FIELD_RE = re.compile(r"host|server|node|instance|machine|computer|device")
-_ID_FIELD_NAMES = frozenset("id ids uuid guid hash sha commit digest fingerprint version build".split())
+_ID_FIELD_NAMES = frozenset(
+    ["id", "ids", "uuid", "guid", "hash", "sha", "commit", "digest", "fingerprint", "version", "build"]
+)
 
 # the field a value belongs to: it settles what an ambiguous word is
 CTX_NONE = ""  # a bare value, or an ordinary field
@@ -103,6 +123,7 @@ def _field_context(field: str) -> str:
     if last in _ID_FIELD_NAMES or last.endswith(("id", "ids")):
         return CTX_ID
     return CTX_NONE
+
 
 # the placeholders that count as "unmistakable" inside a longer value or a phrase
 _STRONG = frozenset({P_UUID, P_TS, P_IP, P_ID, P_POD})

@@ -11,14 +11,15 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from typing import cast
 
 from alertrec.stages.normalize.boolean import _frame_chains, _join_chains, _unique_chains
 from alertrec.stages.normalize.literals import (
+    _BACKSLASH_RE,
+    _WS_RE,
     CTX_NONE,
     P_IP,
     P_TS,
-    _BACKSLASH_RE,
-    _WS_RE,
     _classify,
     _field_context,
     _mask_inside,
@@ -153,7 +154,7 @@ def _lucene_atoms(text: str) -> list[tuple[str, object]]:
             break
         pos = m.end()
         kind = m.lastgroup
-        tok = m.group(kind)
+        tok = m.group(kind)  # type: ignore[arg-type]  # never None: every alternative is a named group
         if m.group(1) is not None:
             spaced = True
         if kind == "run" or kind == "other":
@@ -200,7 +201,7 @@ def _lucene_range(text: str, pos: int, opener: str, glued: bool, atoms: list[tup
         if m.group(1) is not None:
             spaced = True
         kind = m.lastgroup
-        tok = m.group(kind)
+        tok = m.group(kind)  # type: ignore[arg-type]  # never None: every alternative is a named group
         if kind == "rb":
             if len(tok) > depth:  # the closer is tok[depth]
                 if depth:
@@ -255,7 +256,8 @@ def _render_value(pieces: list[tuple[str, object]], context: str) -> str:
         if kind == "q":
             out.append(_render_phrase(str(text), context))
         elif kind == "range":
-            out.append(_render_range(*text, context))  # type: ignore[misc]
+            opener, runs, closer = cast("tuple[str, list[str], str]", text)
+            out.append(_render_range(opener, runs, closer, context))
         else:
             out.append(_mask_value(str(text), True, context))
     return "".join(out)
@@ -303,10 +305,13 @@ def _render_term_pieces(pieces: list[tuple[str, object]], context: str) -> str:
         first = str(pieces[0][1])
         stripped, neg = _strip_prefix(first)
         # '-' before a digit or '.' is a sign ("-5"), not a prefix operator
-        if stripped != first and (not stripped or stripped[0].isalpha() or stripped[0] in "_@*"):
-            if stripped or len(pieces) > 1:
-                negate = neg
-                pieces = ([("word", stripped)] if stripped else []) + pieces[1:]
+        if (
+            stripped != first
+            and (not stripped or stripped[0].isalpha() or stripped[0] in "_@*")
+            and (stripped or len(pieces) > 1)
+        ):
+            negate = neg
+            pieces = ([("word", stripped)] if stripped else []) + pieces[1:]
     # field name: the words before the first ':' or comparison
     sep = None
     for i, (kind, _) in enumerate(pieces):
@@ -336,22 +341,19 @@ def _render_term_pieces(pieces: list[tuple[str, object]], context: str) -> str:
             op += str(pieces[j][1])
             j += 1
         value = _render_value(pieces[j:], context)
-        if field and pieces[sep][0] == "cmp":  # DQL: bytes >= 5
-            term = f"{field} {op} {value}".rstrip()
-        else:
-            term = f"{field}{op}{value}"
+        # DQL: bytes >= 5
+        term = f"{field} {op} {value}".rstrip() if field and pieces[sep][0] == "cmp" else f"{field}{op}{value}"
     return ("NOT " + term) if negate and term else term
 
 
 class _Frame:
-    __slots__ = ("prefix", "items", "context")
+    __slots__ = ("context", "items", "prefix")
 
     def __init__(self, prefix: str, context: str = CTX_NONE) -> None:
         self.prefix = prefix
         self.context = context  # the field context of a field:( ... ) group
         # ("op", "AND"|"OR"|"NOT") | ("term", str) | ("terms", list[str]) (a merged pure-AND group)
         self.items: list[tuple[str, object]] = []
-
 
 
 def _lucene_canonical(text: str) -> str:

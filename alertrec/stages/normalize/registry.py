@@ -283,14 +283,22 @@ def merge_registry(registry: pd.DataFrame | QueryRegistry | None, new_entries: p
             f"the query registry is append-only: {len(changed)} registered form(s) would change id, e.g. account "
             f"{int(row[S.ACCOUNT_ID])} {row[S.CANONICAL][:80]!r}: {row[S.ITEM_ID + '_registered']} -> {row[S.ITEM_ID]}"
         )
-    fresh = new[~pd.MultiIndex.from_frame(new[[S.ACCOUNT_ID, S.CANONICAL]]).isin(
-        pd.MultiIndex.from_frame(reg[[S.ACCOUNT_ID, S.CANONICAL]])
-    )] if len(reg) and len(new) else new
+    fresh = (
+        new[
+            ~pd.MultiIndex.from_frame(new[[S.ACCOUNT_ID, S.CANONICAL]]).isin(
+                pd.MultiIndex.from_frame(reg[[S.ACCOUNT_ID, S.CANONICAL]])
+            )
+        ]
+        if len(reg) and len(new)
+        else new
+    )
     merged = pd.concat([reg, fresh], ignore_index=True) if len(fresh) else reg
     return validate_registry(merged)
 
 
-def append_entries(current: pd.DataFrame | None, new_entries: pd.DataFrame) -> tuple[pd.DataFrame | None, dict[str, int]]:
+def append_entries(
+    current: pd.DataFrame | None, new_entries: pd.DataFrame
+) -> tuple[pd.DataFrame | None, dict[str, int]]:
     """The next registry version: ``current`` plus the forms of ``new_entries`` it lacks.
 
     Run under the registry's lock on the newest version (which another run, of another day,
@@ -345,7 +353,9 @@ class QueryRegistry:
         self.frame = validate_registry(frame if frame is not None else empty_registry())
         self.link_threshold = link_threshold
         self._ids: Mapping[tuple[int, str], str] = dict(
-            zip(zip(self.frame[S.ACCOUNT_ID].tolist(), self.frame[S.CANONICAL].tolist()), self.frame[S.ITEM_ID].tolist())
+            zip(
+                zip(self.frame[S.ACCOUNT_ID].tolist(), self.frame[S.CANONICAL].tolist()), self.frame[S.ITEM_ID].tolist()
+            )
         )
 
     def __len__(self) -> int:

@@ -137,4 +137,3 @@ def finish_recommendations(rows: pd.DataFrame, model_version: str, generated_at)
     )
     out = out.sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.RANK], kind="mergesort").reset_index(drop=True)
     return out[list(S.RECOMMENDATION_COLUMNS)]
-

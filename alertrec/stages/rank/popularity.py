@@ -151,7 +151,10 @@ class PopularityRanker(Ranker):
         self.labels_ = item_labels(items)
         log.info(
             "popularity: %d sessions, %d definitions, %d (definition, item) pairs, %d accounts with items",
-            len(sess), len(self.definitions_), len(self.own_), self.account_popularity_[S.ACCOUNT_ID].nunique(),
+            len(sess),
+            len(self.definitions_),
+            len(self.own_),
+            self.account_popularity_[S.ACCOUNT_ID].nunique(),
         )
         return self
 
@@ -203,7 +206,12 @@ class PopularityRanker(Ranker):
         out = finish_recommendations(chosen, self.model_version, config.generated_at)
         log.info(
             "popularity: %d rows for %d of %d definitions (own %d, borrowed %d, account-wide %d)",
-            len(out), out[_KEY].drop_duplicates().shape[0], len(targets), len(own), len(borrowed), len(popular),
+            len(out),
+            out[_KEY].drop_duplicates().shape[0],
+            len(targets),
+            len(own),
+            len(borrowed),
+            len(popular),
         )
         return out
 
@@ -267,8 +275,9 @@ class PopularityRanker(Ranker):
             if tier == TIER_OWN:
                 text = own_use_text(verb, n_used, n_sessions.get((account, alert), 0), history, n_resolved)
             elif tier == TIER_BORROWED:
-                text = borrowed_text(titles.get((account, source)), source, verb, n_used,
-                                     n_sessions.get((account, source), 0), n_sources)
+                text = borrowed_text(
+                    titles.get((account, source)), source, verb, n_used, n_sessions.get((account, source), 0), n_sources
+                )
             else:
                 text = popular_text(verb, n_used, history)
             out.append(text)
@@ -400,8 +409,9 @@ def _similar_definitions(need: pd.DataFrame, definitions: pd.DataFrame, threshol
         if sources is None or sources.empty:
             continue
         # one more match than kept: the target itself is dropped below
-        rows, cols, scores = best_matches(group[S.ALERT_TITLE].tolist(), sources[S.ALERT_TITLE].tolist(),
-                                          limit + 1, threshold)
+        rows, cols, scores = best_matches(
+            group[S.ALERT_TITLE].tolist(), sources[S.ALERT_TITLE].tolist(), limit + 1, threshold
+        )
         if len(rows) == 0:
             continue
         frames.append(
