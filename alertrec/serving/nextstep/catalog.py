@@ -65,7 +65,7 @@ class Catalog:
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "Catalog":
+    def from_json(cls, doc: dict[str, Any]) -> Catalog:
         """Inverse of :meth:`to_json`."""
         items = doc["items"]
         return cls(
@@ -85,8 +85,9 @@ def build_catalog(items: pd.DataFrame, recommendations: pd.DataFrame) -> Catalog
     cols = [S.ITEM_TYPE, S.ITEM_ID, S.ITEM_LABEL]
     its = items.loc[items[S.ITEM_ID].notna(), cols]
     counts = its.groupby(cols, sort=True).size().rename("_n").reset_index()
-    counts = counts.sort_values([S.ITEM_TYPE, S.ITEM_ID, "_n", S.ITEM_LABEL], ascending=[True, True, False, True],
-                                kind="mergesort").drop_duplicates([S.ITEM_TYPE, S.ITEM_ID])
+    counts = counts.sort_values(
+        [S.ITEM_TYPE, S.ITEM_ID, "_n", S.ITEM_LABEL], ascending=[True, True, False, True], kind="mergesort"
+    ).drop_duplicates([S.ITEM_TYPE, S.ITEM_ID])
     recs = recommendations[cols].drop_duplicates([S.ITEM_TYPE, S.ITEM_ID]) if len(recommendations) else None
     frame = counts[cols]
     if recs is not None:

@@ -54,10 +54,28 @@ from alertrec.serving.nextstep.stats import HistoryStats
 __all__ = ["FEATURES", "MAX_CANDIDATES", "PrefixFeatures", "prefix_features"]
 
 FEATURES: tuple[str, ...] = (
-    "trans_alert", "trans_skip", "trans_account", "cooc_mean", "knn_alert", "knn_cause",
-    "pattern_support", "pattern_cause", "pattern_ahead", "pattern_quality", "static_inv_rank",
-    "list_rank_unused", "own_use", "last_share", "pos_gap", "offset_gap", "log_elapsed",
-    "log_steps", "is_query", "account_pop", "in_alert_vocab", "last_known",
+    "trans_alert",
+    "trans_skip",
+    "trans_account",
+    "cooc_mean",
+    "knn_alert",
+    "knn_cause",
+    "pattern_support",
+    "pattern_cause",
+    "pattern_ahead",
+    "pattern_quality",
+    "static_inv_rank",
+    "list_rank_unused",
+    "own_use",
+    "last_share",
+    "pos_gap",
+    "offset_gap",
+    "log_elapsed",
+    "log_steps",
+    "is_query",
+    "account_pop",
+    "in_alert_vocab",
+    "last_known",
 )
 _F = {name: i for i, name in enumerate(FEATURES)}
 MAX_CANDIDATES = 48
@@ -101,8 +119,14 @@ class PrefixFeatures:
     matched: int  # cluster matched (-1 none)
 
 
-def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elapsed_s: float,
-                    is_query: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> PrefixFeatures:
+def prefix_features(
+    stats: HistoryStats,
+    alert_id: str,
+    prefix: np.ndarray,
+    elapsed_s: float,
+    is_query: np.ndarray,
+    max_candidates: int = MAX_CANDIDATES,
+) -> PrefixFeatures:
     """Candidates (items not in ``prefix``) and the features of :data:`FEATURES`.
 
     Parameters
@@ -198,13 +222,14 @@ def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elap
         # the investigation pattern matched
         if len(a.medoids) and len(pl):
             pd_ = pl[:MAX_PREFIX_DTW]
-            best = None
+            best: tuple[float, int, float, int] | None = None
             for k, med in enumerate(a.medoids):
                 dist, j = _open_end_dtw(pd_, med[:MAX_MEDOID_DTW])
                 sup = float(a.support[k, pl[pl >= 0]].mean()) if (pl >= 0).any() else 0.0
                 score = sup - dist
                 if best is None or score > best[0] + 1e-12:
                     best = (score, k, dist, j)
+            assert best is not None  # a.medoids is not empty
             _, matched, dist, j = best
             x[inv, _F["pattern_support"]] = a.support[matched, li]
             x[inv, _F["pattern_cause"]] = a.cluster_cause[matched, li]
@@ -212,7 +237,7 @@ def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elap
             med = a.medoids[matched]
             if j >= 0:
                 ahead = np.zeros(len(a.vocab))
-                for d, c in enumerate(med[j + 1:][::-1]):
+                for d, c in enumerate(med[j + 1 :][::-1]):
                     ahead[c] = 1.0 / (1.0 + (len(med) - j - 2 - d))
                 x[inv, _F["pattern_ahead"]] = ahead[li]
         if len(a.list_codes):
@@ -223,9 +248,15 @@ def prefix_features(stats: HistoryStats, alert_id: str, prefix: np.ndarray, elap
             rank = np.zeros(n)
             rank[rest] = 1.0 / np.arange(1, len(rest) + 1)
             x[:, _F["list_rank_unused"]] = rank[codes]
-    prior = (x[:, _F["trans_alert"]] + 0.5 * x[:, _F["knn_alert"]] + 0.5 * x[:, _F["knn_cause"]]
-             + 0.3 * x[:, _F["pattern_support"]] * x[:, _F["pattern_quality"]]
-             + 0.2 * x[:, _F["static_inv_rank"]] + 0.1 * x[:, _F["own_use"]] + 0.01 * x[:, _F["account_pop"]])
+    prior = (
+        x[:, _F["trans_alert"]]
+        + 0.5 * x[:, _F["knn_alert"]]
+        + 0.5 * x[:, _F["knn_cause"]]
+        + 0.3 * x[:, _F["pattern_support"]] * x[:, _F["pattern_quality"]]
+        + 0.2 * x[:, _F["static_inv_rank"]]
+        + 0.1 * x[:, _F["own_use"]]
+        + 0.01 * x[:, _F["account_pop"]]
+    )
     if len(codes) > max_candidates:
         keep = np.sort(np.lexsort((codes, -prior))[:max_candidates])
         codes, x, prior = codes[keep], x[keep], prior[keep]

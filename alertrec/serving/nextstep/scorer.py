@@ -43,23 +43,28 @@ class Scorer:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The arrays of ``nextstep.npz``."""
-        out = {"mean": self.mean.astype(np.float64), "std": self.std.astype(np.float64),
-               "prior_scale": np.array([self.prior_scale]), "n_layers": np.array([len(self.layers)]),
-               "features": np.array(FEATURES)}
+        out = {
+            "mean": self.mean.astype(np.float64),
+            "std": self.std.astype(np.float64),
+            "prior_scale": np.array([self.prior_scale]),
+            "n_layers": np.array([len(self.layers)]),
+            "features": np.array(FEATURES),
+        }
         for i, (w, b) in enumerate(self.layers):
             out[f"w{i}"] = w.astype(np.float32)
             out[f"b{i}"] = b.astype(np.float32)
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: Any) -> "Scorer":
+    def from_arrays(cls, arrays: Any) -> Scorer:
         """Inverse of :meth:`to_arrays`; checks the feature names."""
         names = tuple(str(v) for v in arrays["features"])
         if names != FEATURES:
             raise ValueError("the next-step model was trained on other features than this code computes")
         n = int(arrays["n_layers"][0])
         return cls(
-            mean=arrays["mean"].astype(np.float32), std=arrays["std"].astype(np.float32),
+            mean=arrays["mean"].astype(np.float32),
+            std=arrays["std"].astype(np.float32),
             layers=[(arrays[f"w{i}"].astype(np.float32), arrays[f"b{i}"].astype(np.float32)) for i in range(n)],
             prior_scale=float(arrays["prior_scale"][0]),
         )

@@ -54,9 +54,12 @@ def session_sequences(sessions: pd.DataFrame, items: pd.DataFrame, catalog: Cata
     sess = sessions[[S.SESSION_ID, S.ALERT_ID, S.STARTED_AT, S.RESOLVED]].drop_duplicates(S.SESSION_ID)
     sess = sess.sort_values([S.STARTED_AT, S.SESSION_ID], kind="mergesort")
     its = items.loc[items[S.ITEM_ID].notna(), [S.SESSION_ID, S.SEQ, S.OFFSET_S, S.ITEM_TYPE, S.ITEM_ID]]
-    its = its.sort_values([S.SESSION_ID, S.SEQ], kind="mergesort").drop_duplicates([S.SESSION_ID, S.ITEM_TYPE, S.ITEM_ID])
-    code = np.fromiter((catalog.code(t, i) for t, i in zip(its[S.ITEM_TYPE], its[S.ITEM_ID])), dtype=np.int64,
-                       count=len(its))
+    its = its.sort_values([S.SESSION_ID, S.SEQ], kind="mergesort").drop_duplicates(
+        [S.SESSION_ID, S.ITEM_TYPE, S.ITEM_ID]
+    )
+    code = np.fromiter(
+        (catalog.code(t, i) for t, i in zip(its[S.ITEM_TYPE], its[S.ITEM_ID])), dtype=np.int64, count=len(its)
+    )
     its = its.assign(_code=code)
     its = its[its["_code"] >= 0]
     by_session = {

@@ -39,7 +39,8 @@ class AlertStats:
     """The history statistics of one alert definition (see the module docstring).
 
     Local index ``v`` of ``vocab`` (catalog codes); ``local`` maps a catalog code to
-    ``v`` (-1 when the alert does not know it).
+    ``v`` (-1 when the alert does not know it). ``local`` is not a constructor argument:
+    :meth:`index` sets it (:class:`HistoryStats` calls it for its catalog).
     """
 
     vocab: np.ndarray  # int64 [V]
@@ -58,7 +59,7 @@ class AlertStats:
     cluster_cause: np.ndarray  # float [k, V]: share of the cluster's resolved sessions ending on the item
     cluster_size: np.ndarray  # int [k]
     list_codes: np.ndarray  # catalog codes of the published list, best first
-    local: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    local: np.ndarray = field(init=False, repr=False)
 
     def index(self, n_items: int) -> None:
         """Build ``local`` for a catalog of ``n_items``."""
@@ -90,11 +91,15 @@ class AlertStats:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: Any, prefix: str) -> "AlertStats":
+    def from_arrays(cls, arrays: Any, prefix: str) -> AlertStats:
         """Inverse of :meth:`to_arrays`."""
         shape = tuple(int(v) for v in arrays[f"{prefix}incidence_shape"])
         packed = arrays[f"{prefix}incidence"]
-        incidence = np.unpackbits(packed, axis=1, count=shape[1]).astype(np.float32) if shape[0] else np.zeros(shape, np.float32)
+        incidence = (
+            np.unpackbits(packed, axis=1, count=shape[1]).astype(np.float32)
+            if shape[0]
+            else np.zeros(shape, np.float32)
+        )
         flat = arrays[f"{prefix}medoid_items"].astype(np.int64)
         lens = arrays[f"{prefix}medoid_lengths"]
         bounds = np.concatenate([[0], np.cumsum(lens)])
@@ -112,7 +117,7 @@ class AlertStats:
             incidence=incidence,
             cause=arrays[f"{prefix}cause"].astype(np.int64),
             cluster_cause=arrays[f"{prefix}cluster_cause"].astype(np.float64),
-            medoids=[flat[bounds[i]:bounds[i + 1]] for i in range(len(lens))],
+            medoids=[flat[bounds[i] : bounds[i + 1]] for i in range(len(lens))],
             support=arrays[f"{prefix}support"].astype(np.float64),
             cluster_size=arrays[f"{prefix}cluster_size"].astype(np.int64),
             list_codes=arrays[f"{prefix}list_codes"].astype(np.int64),
@@ -133,7 +138,7 @@ class CSR:
         return self.indices[a:b], self.data[a:b]
 
     @classmethod
-    def from_pairs(cls, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> "CSR":
+    def from_pairs(cls, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> CSR:
         """Sum duplicate (row, col) entries of an ``n x n`` matrix."""
         if len(rows) == 0:
             return cls(np.zeros(n + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
@@ -155,11 +160,11 @@ class HistoryStats:
     trans: CSR  # account transition counts
     cooc: CSR  # P(c used | j used)
     pop: np.ndarray  # float [n]: share of the account's sessions that used the item
-    popular: np.ndarray = field(default=None)  # type: ignore[assignment]
+    popular: np.ndarray = field(init=False)  # set from pop: the account's most used items
 
     def __post_init__(self) -> None:
         for a in self.alerts.values():
-            if a.local is None:
+            if not hasattr(a, "local"):
                 a.index(self.n_items)
         order = np.lexsort((np.arange(self.n_items), -self.pop)) if self.n_items else np.zeros(0, np.int64)
         self.popular = order[:N_ACCOUNT_POPULAR]
@@ -168,10 +173,13 @@ class HistoryStats:
         """Arrays of ``stats.npz`` and the alert ids in their order (``a<i>/`` prefixes)."""
         arrays: dict[str, np.ndarray] = {
             "account/counts": np.array([self.n_items, self.n_sessions], dtype=np.int64),
-            "account/trans_indptr": self.trans.indptr, "account/trans_indices": self.trans.indices,
+            "account/trans_indptr": self.trans.indptr,
+            "account/trans_indices": self.trans.indices,
             "account/trans_data": self.trans.data,
-            "account/cooc_indptr": self.cooc.indptr, "account/cooc_indices": self.cooc.indices,
-            "account/cooc_data": self.cooc.data, "account/pop": self.pop.astype(np.float32),
+            "account/cooc_indptr": self.cooc.indptr,
+            "account/cooc_indices": self.cooc.indices,
+            "account/cooc_data": self.cooc.data,
+            "account/pop": self.pop.astype(np.float32),
         }
         order = sorted(self.alerts)
         for i, alert_id in enumerate(order):
@@ -179,7 +187,7 @@ class HistoryStats:
         return arrays, order
 
     @classmethod
-    def from_arrays(cls, arrays: Any, alert_ids: list[str]) -> "HistoryStats":
+    def from_arrays(cls, arrays: Any, alert_ids: list[str]) -> HistoryStats:
         """Inverse of :meth:`to_arrays`."""
         counts = arrays["account/counts"]
         return cls(
@@ -195,9 +203,24 @@ class HistoryStats:
         """Bytes held by the arrays (the memory estimate of a loaded model)."""
         total = self.pop.nbytes + sum(a.nbytes for m in (self.trans, self.cooc) for a in (m.indptr, m.indices, m.data))
         for a in self.alerts.values():
-            total += sum(x.nbytes for x in (a.vocab, a.use, a.last, a.pos, a.log_offset, a.trans, a.skip,
-                                            a.incidence, a.cause, a.support, a.cluster_cause, a.local,
-                                            a.list_codes))
+            total += sum(
+                x.nbytes
+                for x in (
+                    a.vocab,
+                    a.use,
+                    a.last,
+                    a.pos,
+                    a.log_offset,
+                    a.trans,
+                    a.skip,
+                    a.incidence,
+                    a.cause,
+                    a.support,
+                    a.cluster_cause,
+                    a.local,
+                    a.list_codes,
+                )
+            )
             total += sum(m.nbytes for m in a.medoids)
         return int(total)
 
@@ -291,11 +314,22 @@ def history_stats(
         support = support / np.maximum(sizes, 1)[:, None]
         cluster_cause = cluster_cause / np.maximum(resolved_in, 1)[:, None]
         alerts[alert_id] = AlertStats(
-            vocab=vocab, n_sessions=n_s, n_resolved=n_res, use=use / max(n_s, 1), last=last / max(n_res, 1),
-            pos=pos, log_offset=log_offset, trans=trans, skip=skip, incidence=incidence, cause=cause,
+            vocab=vocab,
+            n_sessions=n_s,
+            n_resolved=n_res,
+            use=use / max(n_s, 1),
+            last=last / max(n_res, 1),
+            pos=pos,
+            log_offset=log_offset,
+            trans=trans,
+            skip=skip,
+            incidence=incidence,
+            cause=cause,
             cluster_cause=cluster_cause,
             medoids=[np.array([local[c] for c in m if 0 <= c < n_items and local[c] >= 0], np.int64) for m in medoids],
-            support=support, cluster_size=sizes, list_codes=list_codes,
+            support=support,
+            cluster_size=sizes,
+            list_codes=list_codes,
         )
     # account-wide
     rows_t, cols_t = [], []
@@ -329,6 +363,10 @@ def history_stats(
         cooc.data = (cooc.data / np.maximum(per_item[row_of], 1.0)).astype(np.float32)
     del si
     return HistoryStats(
-        n_items=n_items, n_sessions=n_sessions, alerts=alerts, trans=trans_acc, cooc=cooc,
+        n_items=n_items,
+        n_sessions=n_sessions,
+        alerts=alerts,
+        trans=trans_acc,
+        cooc=cooc,
         pop=per_item / max(n_sessions, 1),
     )

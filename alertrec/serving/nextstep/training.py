@@ -34,8 +34,13 @@ class TrainingLists:
         return len(self.x)
 
 
-def training_lists(stats: HistoryStats, seqs: Sequences, is_query: np.ndarray, cause_gain: float = 1.0,
-                   max_candidates: int = MAX_CANDIDATES) -> TrainingLists:
+def training_lists(
+    stats: HistoryStats,
+    seqs: Sequences,
+    is_query: np.ndarray,
+    cause_gain: float = 1.0,
+    max_candidates: int = MAX_CANDIDATES,
+) -> TrainingLists:
     """One list per (training session, step >= 1): the prefix's candidates and their gains.
 
     The next item used gets gain 1; in a resolved session the last item (the root cause)
@@ -48,8 +53,9 @@ def training_lists(stats: HistoryStats, seqs: Sequences, is_query: np.ndarray, c
             continue
         cause = int(codes[-1]) if seqs.resolved[i] else -1
         for t in range(1, len(codes)):
-            f = prefix_features(stats, seqs.alert_id[i], codes[:t], float(seqs.offsets[i][t - 1]), is_query,
-                                max_candidates)
+            f = prefix_features(
+                stats, seqs.alert_id[i], codes[:t], float(seqs.offsets[i][t - 1]), is_query, max_candidates
+            )
             g = (f.codes == codes[t]).astype(np.float64)
             if cause >= 0:
                 g = g + cause_gain * (f.codes == cause)
