@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     import psutil
 
     cache = Path(args.cache)
-    from alertrec.serving.nextstep import FEATURES
+    from alertrec.serving.nextstep.prefix import FEATURES
 
     tag = hashlib.sha1(",".join(FEATURES).encode()).hexdigest()[:8]  # a cache per feature set
     sources = build_bundles(cache / f"bundles-{args.actions}-{args.seed}-{tag}", args.actions, args.seed)

@@ -30,6 +30,7 @@ import orjson
 
 from alertrec import schema as S
 from alertrec.serving import nextstep as N
+from alertrec.serving.nextstep.prefix import _F
 from alertrec.stages.explode import R_EXPLODE_MALFORMED, explode_one
 from alertrec.stages.normalize import canonical_query, query_item_id
 
@@ -321,7 +322,7 @@ class Bundle:
         return label if len(label) <= 60 else label[:59] + "…"
 
     def _reason(self, alert_id: str, prefix: np.ndarray, code: int, x: np.ndarray, published: str | None) -> str:
-        f = N._F
+        f = _F
         verb = _VERB.get(str(self.catalog.item_type[code]), "used")
         a = self.stats.alerts.get(alert_id)
         last = int(prefix[-1]) if len(prefix) else -1

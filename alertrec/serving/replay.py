@@ -167,7 +167,7 @@ def replay_account(
     -------
     Replay
     """
-    from alertrec.serving.nextstep import session_sequences
+    from alertrec.serving.nextstep.sequences import session_sequences
 
     hist = session_sequences(history_sessions, history_items, bundle.catalog)
     knn = (knn or SessionKNN()).fit(hist.codes, hist.alert_id, len(bundle.catalog))

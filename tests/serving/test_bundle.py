@@ -183,7 +183,7 @@ def test_the_same_input_gives_the_same_bytes(serving_files):
 
 def test_features_of_a_prefix_by_hand(serving_files):
     from alertrec.serving.model import Bundle
-    from alertrec.serving.nextstep import FEATURES, prefix_features
+    from alertrec.serving.nextstep.prefix import FEATURES, prefix_features
 
     bundle = Bundle.from_files(serving_files)
     code = bundle.catalog.code
