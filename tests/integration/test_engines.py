@@ -37,7 +37,7 @@ def world(tmp_path_factory) -> Path:
     from alertrec.generate import WorldSpec, generate_world, write_world
 
     root = tmp_path_factory.mktemp("world")
-    write_world(generate_world(WorldSpec.for_actions(15_000, end_date=DAY), seed=11), root)
+    write_world(generate_world(WorldSpec.for_actions(5_000, end_date=DAY, accounts=3), seed=11), root)
     return root
 
 
