@@ -33,6 +33,7 @@ from alertrec.serving import nextstep as N
 from alertrec.serving.nextstep.prefix import _F
 from alertrec.stages.explode import R_EXPLODE_MALFORMED, explode_one
 from alertrec.stages.normalize import canonical_query, query_item_id
+from alertrec.stages.reasons import verb_of
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ MAX_TOP_K = 100
 MAX_EVENTS = 10_000
 IDLE_TIMEOUT_S = 1800.0
 MAX_DURATION_S = 4 * 3600.0
-_VERB = {S.ITEM_DASHBOARD: "opened", S.ITEM_QUERY: "run"}
 
 
 class BadRequest(ValueError):
@@ -323,7 +323,7 @@ class Bundle:
 
     def _reason(self, alert_id: str, prefix: np.ndarray, code: int, x: np.ndarray, published: str | None) -> str:
         f = _F
-        verb = _VERB.get(str(self.catalog.item_type[code]), "used")
+        verb = verb_of(self.catalog.item_type[code])
         a = self.stats.alerts.get(alert_id)
         last = int(prefix[-1]) if len(prefix) else -1
         if a is not None and last >= 0 and a.local[last] >= 0 and x[f["trans_alert"]] > 0:
