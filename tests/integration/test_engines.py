@@ -7,12 +7,12 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from alertrec import schema as S
@@ -157,39 +157,65 @@ def test_the_shared_sample_does_not_depend_on_the_order_of_accounts():
     assert len(whole.drop_duplicates("list_id")) == forward["list_id"].nunique()
 
 
-def test_the_spark_engine_on_two_executors_publishes_the_local_engines_day(world, local_runs, tmp_path):
-    """``--engine spark`` on ``local-cluster[2,1,1024]``: two executor JVMs with their own
-    Python workers, as on EMR; the day equals the local pool's with 2 workers (apart from
-    generated_at), run by the CLI in its own process."""
+SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
+
+
+@pytest.mark.s3
+def test_the_emr_step_on_two_executors_publishes_the_local_engines_day_to_s3_and_glue(local_runs, world, s3_bucket):
+    """The EMR step ``jobs/run_day_step.py`` under the real ``spark-submit``, with ``--engine spark`` on
+    ``local-cluster[2,1,1024]``: two executor JVMs with their own Python workers, as on EMR. The output
+    is ``s3://`` (moto) and the day is registered in Glue (moto), as the step in docs/emr.md does; the
+    input stays local (a local Spark has no s3a:// jars). The job runs on the master spark-submit names,
+    not on the CLI's default, and the day equals the local pool's with 2 workers (apart from
+    generated_at), models included."""
     import pyspark
 
-    env = {**os.environ, "SPARK_HOME": os.path.dirname(pyspark.__file__), "PYSPARK_PYTHON": sys.executable}
-    out = tmp_path / "spark"
+    from alertrec.io.lock import lock_path
+    from tests.ops.helpers import glue_database, glue_partitions
+
+    assert SPARK_SUBMIT.exists(), "pyspark's spark-submit is missing from the venv"
+    root = f"s3://{s3_bucket}/alertrec"
+    database = glue_database(s3_bucket)
+    master = "local-cluster[2,1,1024]"
+    env = {
+        **os.environ,
+        "SPARK_HOME": os.path.dirname(pyspark.__file__),
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+    # fmt: off
     cmd = [
-        sys.executable,
-        "-m",
-        "alertrec",
-        "run",
-        "--input",
-        str(world),
-        "--output",
-        str(out),
-        "--date",
-        FIXTURE_DAY,
-        "--engine",
-        "spark",
-        "--spark-master",
-        "local-cluster[2,1,1024]",
-        "--workers",
-        "2",
+        str(SPARK_SUBMIT), "--master", master, "--driver-memory", "1g", "--conf", "spark.ui.enabled=false",
+        "jobs/run_day_step.py", "--input", str(world), "--output", root, "--date", FIXTURE_DAY,
+        "--engine", "spark", "--workers", "2", "--glue-database", database, "--glue-table", "recommendations",
     ]
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    outputs = {"spark": out, "local": local_runs["two"][1]}
-    tables = {e: pq.read_table(o / "recommendations" / f"dt={FIXTURE_DAY}").to_pandas() for e, o in outputs.items()}
+    # fmt: on
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    storage = storage_for(root)
+    spark_table = read_day(storage, DAY)
+    rows = check_recommendations(spark_table, top_k=10)
+    (report_path,) = [p for p in storage.list("runs") if p.endswith(".json")]
+    report = json.loads(storage.read_bytes(report_path))
+    assert report["status"] == "published" and report["output"]["rows"] == len(rows) > 0
+    assert report["settings"]["spark_master"] == master  # spark-submit's master, not the CLI default
+    assert report["settings"]["engine"] == "spark"
+    assert glue_partitions(database, "recommendations") == {FIXTURE_DAY: f"{root}/recommendations/dt={FIXTURE_DAY}/"}
+    assert not storage.exists(lock_path(DAY))
+    # the executors' day is the local pool's
+    local_out = local_runs["two"][1]
     spark_day, local_day = (
-        t.drop(columns=[S.GENERATED_AT, "dt"], errors="ignore") for t in (tables["spark"], tables["local"])
+        t.to_pandas().drop(columns=[S.GENERATED_AT, "dt"], errors="ignore")
+        for t in (spark_table, read_day(storage_for(str(local_out)), DAY))
     )
-    assert len(spark_day) > 0
     pd.testing.assert_frame_equal(spark_day, local_day)
-    assert _models(outputs["spark"]) == _models(outputs["local"])
+    models = {p.removeprefix("models/"): storage.read_bytes(p) for p in sorted(storage.list("models"))}
+    assert models == _models(local_out)
+    # EMR step logs: plain time-stamped lines, no terminal control characters. spark-submit's PythonRunner
+    # merges the Python driver's stderr into its own stdout, so on EMR they are in the step's stdout log
+    logs = proc.stdout + proc.stderr
+    assert "\r" not in logs and "\x1b" not in logs
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO alertrec\.cli: published 2026-02-01 -> ", proc.stdout, re.M
+    ), proc.stdout[-3000:]
+    assert re.search(r"INFO alertrec\.io\.glue: registered dt=2026-02-01 in Glue table ", proc.stdout)

@@ -2,7 +2,8 @@
 
 What is checked here is what ops adds around ``pipeline.run_day``: the lock, the
 fence, the day's input check and the Glue bookkeeping. The real pipeline runs
-under them in test_ops_spark.py, test_cron_entry.py and test_spark_submit.py.
+under them in test_ops_spark.py, test_cron_entry.py and the EMR step test of
+tests/integration/test_engines.py.
 """
 
 from __future__ import annotations
