@@ -53,7 +53,7 @@ def test_a_generated_world_meets_the_output_contract(spark, tmp_path):
     from alertrec.generate import WorldSpec, generate_world, write_world
 
     world_root = tmp_path / "world"
-    write_world(generate_world(WorldSpec.for_actions(20_000, end_date=DAY), seed=5), world_root)
+    write_world(generate_world(WorldSpec.for_actions(8_000, end_date=DAY, accounts=4), seed=5), world_root)
     config = Config(input_root=str(world_root), output_root=str(tmp_path / "out"), date=FIXTURE_DAY, top_k=7)
     report = run_day(config, spark=spark)
     expected, n_fired = _definitions_with_history(spark, config)
@@ -103,13 +103,21 @@ def _run_twice_and_check(spark, output: str, expected: set[tuple[int, str]]) -> 
     return first, second
 
 
-def test_fixture_run_twice_locally_gives_identical_rows(spark, tmp_path, expected_definitions):
-    out = tmp_path / "warehouse"
+@pytest.fixture(scope="module")
+def local_twice(spark, tmp_path_factory, expected_definitions):
+    """The fixture day run twice into a local warehouse that holds another day: (first report, root)."""
+    out = tmp_path_factory.mktemp("local") / "warehouse"
     # another day published earlier must stay untouched by runs of DAY
     other = storage_for(str(out))
     other.write_bytes(f"{S.RECOMMENDATIONS_DIR}/dt=2026-01-31/part-x.parquet", b"other day")
     other.write_bytes(f"{S.RECOMMENDATIONS_DIR}/dt=2026-01-31/_SUCCESS", b"{}")
     first, _ = _run_twice_and_check(spark, str(out), expected_definitions)
+    return first, out
+
+
+def test_fixture_run_twice_locally_gives_identical_rows(local_twice, expected_definitions):
+    first, out = local_twice
+    other = storage_for(str(out))
     assert other.read_bytes(f"{S.RECOMMENDATIONS_DIR}/dt=2026-01-31/part-x.parquet") == b"other day"
     rank = first["stages"]["rank"]
     assert rank["definitions_with_rows"] == len(expected_definitions)
@@ -124,20 +132,18 @@ def test_fixture_run_twice_locally_gives_identical_rows(spark, tmp_path, expecte
 
 
 @pytest.mark.s3
-def test_fixture_run_twice_on_s3_gives_identical_rows(spark, s3_bucket, tmp_path, expected_definitions):
+def test_fixture_run_twice_on_s3_gives_identical_rows(spark, s3_bucket, local_twice, expected_definitions):
+    import os
+
     import boto3
 
     output = f"s3://{s3_bucket}/alertrec"
     _run_twice_and_check(spark, output, expected_definitions)
     # the objects really are on the moto server behind AWS_ENDPOINT_URL_S3
-    import os
-
     client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket, Prefix="alertrec/recommendations/")["Contents"]]
     assert f"alertrec/recommendations/dt={FIXTURE_DAY}/_SUCCESS" in keys
-    # same rows as a local run of the same day
-    local = tmp_path / "local"
-    run_day(_config(str(local), 0), spark=spark)
+    # same rows as the local runs of the same day
     rows_s3 = read_published_day(storage_for(output), DAY).to_pandas()
-    rows_local = read_published_day(storage_for(str(local)), DAY).to_pandas()
+    rows_local = read_published_day(storage_for(str(local_twice[1])), DAY).to_pandas()
     assert without_run_stamp(rows_s3).equals(without_run_stamp(rows_local))
