@@ -116,3 +116,19 @@ def check_recommendations(
 def without_run_stamp(df: pd.DataFrame) -> pd.DataFrame:
     """The rows without ``generated_at``, sorted, for comparing two runs."""
     return df.drop(columns=[S.GENERATED_AT]).sort_values([S.ACCOUNT_ID, S.ALERT_ID, S.RANK]).reset_index(drop=True)
+
+
+def definitions_with_history(spark, config) -> tuple[set[tuple[int, str]], int]:
+    """The ``fired=`` argument of :func:`check_recommendations` for a run of ``config``.
+
+    Definitions that fired in the window in an account with any investigated item (each must
+    get rows), and the number of fired definitions; from the extraction itself.
+    """
+    from alertrec.io.extract import extract_sessions
+    from alertrec.io.inputs import read_inputs
+
+    alerts, actions, _ = read_inputs(spark, config)
+    ex = extract_sessions(spark, alerts, actions, config)
+    with_items = set(ex.items[S.ACCOUNT_ID])
+    fired = ex.fired[ex.fired[S.ACCOUNT_ID].isin(with_items)]
+    return set(zip(fired[S.ACCOUNT_ID].astype(int), fired[S.ALERT_ID])), len(ex.fired)

@@ -23,7 +23,7 @@ from alertrec.io.publish import read_day
 from alertrec.io.storage import storage_for
 from alertrec.pipeline import run_day
 from tests.conftest import FIXTURE_DAY, FIXTURES, REPO
-from tests.output_contract import check_recommendations
+from tests.output_contract import check_recommendations, definitions_with_history
 
 pytestmark = pytest.mark.spark
 
@@ -74,14 +74,23 @@ def local_runs(spark, world, tmp_path_factory) -> dict[str, tuple[dict, Path]]:
     return runs
 
 
-def test_one_and_two_workers_publish_the_same_bytes(local_runs):
+def test_one_and_two_workers_publish_the_same_bytes(spark, world, local_runs):
     (one, one_out), (two, two_out) = local_runs["one"], local_runs["two"]
     assert one["status"] == two["status"] == "published"
     assert one["accounts"]["count"] >= 3
     assert _day_files(one_out) == _day_files(two_out)
     assert _models(one_out) == _models(two_out)
     table = read_day(storage_for(str(two_out)), DAY)
-    check_recommendations(table, top_k=10)
+    # the output contract, and every fired definition of an account with history has rows
+    expected, n_fired = definitions_with_history(spark, _config(world, one_out))
+    rows = check_recommendations(table, top_k=10, fired=expected, generated_at=STAMP)
+    assert 0 < len(expected) <= n_fired and len(rows) == two["output"]["rows"]
+    for dataset in (S.DATASET_ACTIONS, S.DATASET_ALERTS):
+        counts = two["rows"][dataset]
+        assert counts["reconciled"] and counts["read"] == counts["used"] + counts["quarantined"] + counts["ignored"]
+    # the MXNet ranker is the default and its model files are kept under models/
+    assert two["stages"]["rank"]["model_version"].startswith("mxnet")
+    assert two["stages"]["model"]["files"] and all((two_out / f).is_file() for f in two["stages"]["model"]["files"])
     # the report has the stage timings and the Spark job count of the run
     assert two["spark_jobs"] is not None and 1 <= two["spark_jobs"] <= 12
     for stage in ("extract", "prepare", "shared_model", "finish", "publish"):
