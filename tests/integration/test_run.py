@@ -1,4 +1,4 @@
-"""The nightly job end to end on the bundled fixtures: locally and on S3 (moto server)."""
+"""The nightly job end to end on the bundled fixtures: twice locally, and (slow tier) twice on S3 (moto server)."""
 
 from __future__ import annotations
 
