@@ -317,3 +317,53 @@ def test_no_history_gives_no_candidates():
     targets = pd.DataFrame({S.ACCOUNT_ID: [1], S.ALERT_ID: ["a1"], S.ALERT_TITLE: [API]})
     feats = F.make_features(sessions, normalize_items(items), targets, WINDOW_END, PARAMS)
     assert feats.empty and list(feats.columns)[:3] == [S.ACCOUNT_ID, S.ALERT_ID, F.COLD]
+
+
+def _assignments() -> pd.DataFrame:
+    """Two clusters of a1 (s1+s2 with medoid s1, s3 alone) and noise for s4."""
+    return pd.DataFrame(
+        {"session_id": ["s1", "s2", "s3", "s4"], "cluster": [0, 0, 1, -1], "is_medoid": [True, False, True, False]}
+    )
+
+
+def test_stacked_cutoffs_give_the_numbers_of_one_call_per_cutoff(frames):
+    """history_stats_at aggregates several cutoffs at once; for every cutoff, the candidates and
+    features it gives are exactly those of history_stats at that cutoff alone."""
+    hist = F.session_items(*frames)
+    end = WINDOW_END.timestamp()
+    cutoffs = [end - d * 86_400.0 for d in (8, 3, 2, 1, 0)]  # s2 and s4 land in between
+    targets = pd.DataFrame(
+        {S.ACCOUNT_ID: [1, 1, 1, 2], S.ALERT_ID: ["a1", "a2", "new", "b1"], S.ALERT_TITLE: [API, None, API, API]}
+    )
+    targets = pd.concat([targets.assign(cold=c) for c in (F.COLD_NONE, F.COLD_NEW, F.COLD_TWIN)], ignore_index=True)
+    stacked = F.history_stats_at(hist, cutoffs, PARAMS, _assignments())
+    feats = F.candidate_features(
+        stacked.stats, pd.concat([stacked.stack(targets, c) for c in cutoffs], ignore_index=True), PARAMS
+    )
+    account, cutoff = stacked.unstack(feats)
+    feats = feats.assign(**{S.ACCOUNT_ID: account})
+    seen = 0
+    for c in cutoffs:
+        alone = F.candidate_features(F.history_stats(hist, c, PARAMS, _assignments()), targets, PARAMS)
+        got = feats[cutoff == c].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, alone, check_exact=True)
+        seen += len(alone)
+    assert seen == len(feats) and len(set(cutoff)) == 5
+    # account 2's one session (s6, a day old) is history only at the last cutoff
+    assert set(cutoff[account == 2]) == {end}
+
+
+def test_training_lists_do_not_depend_on_how_cutoffs_are_grouped():
+    more = [
+        Sess("s7", 1, "a1", API, 4, True, ((D, "d1", "API overview"), (D, "d2", "Upstreams"))),
+        Sess("s8", 1, "a1", API, 9, True, ((D, "d2", "Upstreams"), (D, "d1", "API overview"))),
+    ]
+    sessions, items, _ = build_frames(SESSIONS + more, [])
+    hist = F.session_items(sessions, normalize_items(items))
+    start = WINDOW_END - pd.Timedelta(days=28)
+    together = F.training_lists(hist, start, WINDOW_END, PARAMS, train_days=14, assignments=_assignments())
+    one_by_one = F.training_lists(
+        hist, start, WINDOW_END, PARAMS, train_days=14, assignments=_assignments(), stack_rows=1
+    )
+    assert together[F.CUTOFF].nunique() >= 3
+    pd.testing.assert_frame_equal(together, one_by_one, check_exact=True)

@@ -101,7 +101,8 @@ The package, one file per step (pure functions, no I/O):
 
 * ``columns.py`` -- the column names, target modes and grades above;
 * ``params.py`` -- :class:`FeatureParams`;
-* ``history.py`` -- :func:`session_items` and :func:`history_stats` (the history as of ``as_of``);
+* ``history.py`` -- :func:`session_items`, :func:`history_stats` (the history as of ``as_of``) and
+  :func:`history_stats_at` (the same at several cutoffs in one pass);
 * ``candidates.py`` -- :func:`candidate_features` and :func:`make_features`;
 * ``training.py`` -- :func:`graded_labels` and :func:`training_lists`;
 * ``arrays.py`` -- small array helpers.
@@ -141,7 +142,14 @@ from alertrec.stages.features.columns import (
     SOURCE_SESSIONS,
     SOURCE_TITLE,
 )
-from alertrec.stages.features.history import HistoryStats, SessionItems, history_stats, session_items
+from alertrec.stages.features.history import (
+    HistoryStats,
+    SessionItems,
+    StackedStats,
+    history_stats,
+    history_stats_at,
+    session_items,
+)
 from alertrec.stages.features.params import FeatureParams
 from alertrec.stages.features.training import graded_labels, training_lists
 
@@ -180,6 +188,8 @@ __all__ = [
     "HistoryStats",
     "SessionItems",
     "history_stats",
+    "history_stats_at",
+    "StackedStats",
     "session_items",
     "FeatureParams",
     "graded_labels",

@@ -9,6 +9,7 @@ account's item co-occurrence (the package docstring lists the features they feed
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,7 +147,7 @@ class HistoryStats:
     own: pd.DataFrame  # per (account_id, alert_id, item_type, item_id)
     account: pd.DataFrame  # per (account_id, item_type, item_id)
     clusters: pd.DataFrame  # per (account_id, alert_id, item_type, item_id): cluster_support, in_medoid
-    cooc: dict[int, tuple[pd.DataFrame, np.ndarray]]  # account -> (items with _code, jaccard matrix)
+    cooc: Mapping[int, tuple[pd.DataFrame, np.ndarray]]  # account -> (items with _code, jaccard matrix)
     labels: pd.DataFrame
 
 
@@ -179,17 +180,107 @@ def history_stats(
     HistoryStats
     """
     as_of_s = float(as_of) if isinstance(as_of, (int, float)) else pd.Timestamp(as_of).timestamp()
-    sess = hist.sessions[hist.sessions["_start_s"] < as_of_s]
-    pairs = hist.pairs[(hist.pairs["_start_s"] < as_of_s) & (hist.pairs["_first_ts_s"] < as_of_s)]
+    sess, pairs = _before(hist, as_of_s)
     if exclude is not None and not exclude.empty:
         keys = exclude[_KEY].astype({S.ACCOUNT_ID: "int64", S.ALERT_ID: str}).assign(_x=True)
         sess = sess.merge(keys, on=_KEY, how="left")
         sess = sess[sess["_x"].isna()].drop(columns="_x")
         pairs = pairs.merge(keys, on=_KEY, how="left")
         pairs = pairs[pairs["_x"].isna()].drop(columns="_x")
-    ended = sess["_end_s"].to_numpy() < as_of_s
+    sess = sess.assign(_as_of=as_of_s)
+    pairs = pairs.assign(_as_of=as_of_s)
+    return _aggregate(sess, pairs, as_of_s, hist.labels, params, assignments, dict(_cooccurrence(pairs)))
+
+
+@dataclass(frozen=True)
+class StackedStats:
+    """:func:`history_stats` at several cutoffs in one frame set (see :func:`history_stats_at`).
+
+    ``stats`` holds, in its ``account_id`` columns, a *stack key* per (account, cutoff):
+    ``position of the account in accounts * len(cutoffs) + position of the cutoff``.
+    The key grows with (account_id, cutoff), so every per-key aggregate runs over the
+    rows, and in the order, that :func:`history_stats` at that cutoff uses for that
+    account.
+    """
+
+    stats: HistoryStats
+    accounts: np.ndarray  # int64, sorted
+    cutoffs: tuple[float, ...]
+
+    def stack(self, frame: pd.DataFrame, cutoff: float) -> pd.DataFrame:
+        """The rows of ``frame`` (real ``account_id``) of known accounts, keyed for ``cutoff``."""
+        return _stack_frame(self.accounts, len(self.cutoffs), frame, self.cutoffs.index(cutoff))
+
+    def unstack(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The real ``account_id`` and the cutoff of each row of a frame keyed by the stack key."""
+        key = frame[S.ACCOUNT_ID].to_numpy(dtype=np.int64)
+        n = len(self.cutoffs)
+        return self.accounts[key // n], np.asarray(self.cutoffs, dtype=float)[key % n]
+
+
+def _stack_frame(accounts: np.ndarray, n: int, frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    account = frame[S.ACCOUNT_ID].to_numpy(dtype=np.int64)
+    code = np.searchsorted(accounts, account)
+    known = code < len(accounts)
+    known[known] = accounts[code[known]] == account[known]
+    return frame[known].assign(**{S.ACCOUNT_ID: code[known] * n + k})
+
+
+def history_stats_at(
+    hist: SessionItems,
+    cutoffs: Sequence[float],
+    params: FeatureParams,
+    assignments: pd.DataFrame | None = None,
+) -> StackedStats:
+    """:func:`history_stats` at each of ``cutoffs`` (epoch seconds, increasing), in one pass.
+
+    The history before each cutoff is stacked under a key per (account, cutoff), and
+    aggregated once: the same numbers as one :func:`history_stats` call per cutoff
+    (the training lists' cutoffs share the fixed cost of the pandas operations). The
+    co-occurrence matrices are computed when asked for, one (account, cutoff) at a time.
+
+    Returns
+    -------
+    StackedStats
+    """
+    cuts = tuple(float(c) for c in cutoffs)
+    accounts = np.unique(hist.sessions[S.ACCOUNT_ID].to_numpy(dtype=np.int64))
+    n = len(cuts)
+    s_parts, p_parts = [], []
+    for k, c in enumerate(cuts):
+        sess, pairs = _before(hist, c)
+        s_code = np.searchsorted(accounts, sess[S.ACCOUNT_ID].to_numpy(dtype=np.int64))
+        p_code = np.searchsorted(accounts, pairs[S.ACCOUNT_ID].to_numpy(dtype=np.int64))
+        s_parts.append(sess.assign(**{S.ACCOUNT_ID: s_code * n + k, "_as_of": c}))
+        p_parts.append(pairs.assign(**{S.ACCOUNT_ID: p_code * n + k, "_as_of": c}))
+    sess = pd.concat(s_parts, ignore_index=True)
+    pairs = pd.concat(p_parts, ignore_index=True)
+    labels = pd.concat([_stack_frame(accounts, n, hist.labels, k) for k in range(n)], ignore_index=True)
+    stats = _aggregate(sess, pairs, float("nan"), labels, params, assignments, _LazyCooccurrence(pairs))
+    return StackedStats(stats=stats, accounts=accounts, cutoffs=cuts)
+
+
+def _before(hist: SessionItems, as_of_s: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sessions that started before ``as_of_s`` and their item uses before it."""
+    sess = hist.sessions[hist.sessions["_start_s"] < as_of_s]
+    pairs = hist.pairs[(hist.pairs["_start_s"] < as_of_s) & (hist.pairs["_first_ts_s"] < as_of_s)]
+    return sess, pairs
+
+
+def _aggregate(
+    sess: pd.DataFrame,
+    pairs: pd.DataFrame,
+    as_of_s: float,
+    labels: pd.DataFrame,
+    params: FeatureParams,
+    assignments: pd.DataFrame | None,
+    cooc: Mapping[int, tuple[pd.DataFrame, np.ndarray]],
+) -> HistoryStats:
+    """The aggregates of :func:`history_stats` over rows that carry their own instant (``_as_of``)."""
+    s_as_of = sess["_as_of"].to_numpy(dtype=float)
+    ended = sess["_end_s"].to_numpy() < s_as_of
     resolved = sess[S.RESOLVED].to_numpy() & ended
-    age = np.clip((as_of_s - sess["_start_s"].to_numpy()) / _DAY_S, 0.0, None)
+    age = np.clip((s_as_of - sess["_start_s"].to_numpy()) / _DAY_S, 0.0, None)
     sess = sess.assign(
         _res=resolved,
         _wl=np.power(0.5, age / params.half_life_days),
@@ -197,11 +288,12 @@ def history_stats(
     )
     sess = sess.assign(_wlr=sess["_wl"] * sess["_res"], _wsr=sess["_ws"] * sess["_res"])
 
-    p_ended = pairs["_end_s"].to_numpy() < as_of_s
+    p_as_of = pairs["_as_of"].to_numpy(dtype=float)
+    p_ended = pairs["_end_s"].to_numpy() < p_as_of
     p_res = pairs[S.RESOLVED].to_numpy() & p_ended
     # the last item counts only when the session's last item was used before as_of
-    p_last = pairs["_is_last"].to_numpy() & p_res & (pairs["_last_ts_s"].to_numpy() < as_of_s)
-    p_age = np.clip((as_of_s - pairs["_start_s"].to_numpy()) / _DAY_S, 0.0, None)
+    p_last = pairs["_is_last"].to_numpy() & p_res & (pairs["_last_ts_s"].to_numpy() < p_as_of)
+    p_age = np.clip((p_as_of - pairs["_start_s"].to_numpy()) / _DAY_S, 0.0, None)
     wl = np.power(0.5, p_age / params.half_life_days)
     ws = np.power(0.5, p_age / params.short_half_life_days)
     pairs = pairs.assign(
@@ -328,8 +420,8 @@ def history_stats(
         own=own,
         account=account,
         clusters=_cluster_features(pairs, assignments),
-        cooc=_cooccurrence(pairs),
-        labels=hist.labels,
+        cooc=cooc,
+        labels=labels,
     )
 
 
@@ -343,7 +435,9 @@ def _cluster_features(pairs: pd.DataFrame, assignments: pd.DataFrame | None) -> 
     joined = pairs[[S.SESSION_ID, *_KEY, *_ITEM]].merge(a, on=S.SESSION_ID, how="inner")
     if joined.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    sizes = joined.drop_duplicates(S.SESSION_ID).groupby([*_KEY, _CLUSTER], sort=True).size().rename("_size")
+    # one row per (account, session): a stack of cutoffs holds a session once per cutoff
+    once = joined.drop_duplicates([S.ACCOUNT_ID, S.SESSION_ID])
+    sizes = once.groupby([*_KEY, _CLUSTER], sort=True).size().rename("_size")
     counts = joined.groupby([*_KEY, _CLUSTER, *_ITEM], sort=True).size().rename("_n").reset_index()
     counts = counts.merge(sizes.reset_index(), on=[*_KEY, _CLUSTER])
     counts = counts[counts["_size"] >= 2]
@@ -356,21 +450,42 @@ def _cluster_features(pairs: pd.DataFrame, assignments: pd.DataFrame | None) -> 
     return out[columns].sort_values(_KEY + _ITEM, kind="mergesort").reset_index(drop=True)
 
 
-def _cooccurrence(pairs: pd.DataFrame) -> dict[int, tuple[pd.DataFrame, np.ndarray]]:
+def _cooccurrence(pairs: pd.DataFrame) -> Iterator[tuple[int, tuple[pd.DataFrame, np.ndarray]]]:
     """Per account: its items (with ``_code``) and the Jaccard similarity of their session sets."""
-    out: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
     for account, group in pairs.groupby(S.ACCOUNT_ID, sort=True):
-        keys = group[_ITEM].drop_duplicates().sort_values(_ITEM, kind="mergesort").reset_index(drop=True)
-        keys["_code"] = np.arange(len(keys), dtype=np.int64)
-        coded = group[[S.SESSION_ID, *_ITEM]].merge(keys, on=_ITEM)
-        sess_codes, sess_index = np.unique(coded[S.SESSION_ID].to_numpy(dtype=object).astype(str), return_inverse=True)
-        x = sparse.csr_matrix(
-            (np.ones(len(coded)), (sess_index, coded["_code"].to_numpy())), shape=(len(sess_codes), len(keys))
-        )
-        c = (x.T @ x).toarray()
-        diag = np.diag(c)
-        union = diag[:, None] + diag[None, :] - c
-        jac = np.divide(c, union, out=np.zeros_like(c), where=union > 0)
-        np.fill_diagonal(jac, 0.0)
-        out[int(account)] = (keys, jac)
-    return out
+        yield int(account), _jaccard(group)
+
+
+def _jaccard(group: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """One account's items (with ``_code``) and the Jaccard similarity of their session sets."""
+    keys = group[_ITEM].drop_duplicates().sort_values(_ITEM, kind="mergesort").reset_index(drop=True)
+    keys["_code"] = np.arange(len(keys), dtype=np.int64)
+    coded = group[[S.SESSION_ID, *_ITEM]].merge(keys, on=_ITEM)
+    sess_codes, sess_index = np.unique(coded[S.SESSION_ID].to_numpy(dtype=object).astype(str), return_inverse=True)
+    x = sparse.csr_matrix(
+        (np.ones(len(coded)), (sess_index, coded["_code"].to_numpy())), shape=(len(sess_codes), len(keys))
+    )
+    c = (x.T @ x).toarray()
+    diag = np.diag(c)
+    union = diag[:, None] + diag[None, :] - c
+    jac = np.divide(c, union, out=np.zeros_like(c), where=union > 0)
+    np.fill_diagonal(jac, 0.0)
+    return keys, jac
+
+
+class _LazyCooccurrence(Mapping[int, tuple[pd.DataFrame, np.ndarray]]):
+    """The co-occurrence of :func:`_cooccurrence`, computed per account when looked up and not
+    kept: a stack of cutoffs holds one item-by-item matrix at a time, not one per cutoff."""
+
+    def __init__(self, pairs: pd.DataFrame) -> None:
+        self._pairs = pairs[[S.ACCOUNT_ID, S.SESSION_ID, *_ITEM]]
+        self._rows = self._pairs.groupby(S.ACCOUNT_ID, sort=True).indices
+
+    def __getitem__(self, account: int) -> tuple[pd.DataFrame, np.ndarray]:
+        return _jaccard(self._pairs.iloc[self._rows[account]])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(int(a) for a in self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)

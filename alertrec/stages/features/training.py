@@ -28,7 +28,7 @@ from alertrec.stages.features.columns import (
     LIST_WEIGHT,
     PRIOR,
 )
-from alertrec.stages.features.history import SessionItems, history_stats
+from alertrec.stages.features.history import SessionItems, history_stats_at
 from alertrec.stages.features.params import FeatureParams
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def training_lists(
     cold_copies: bool = True,
     assignments: pd.DataFrame | None = None,
     gains: tuple[float, float, float] = (1.0, 3.0, 7.0),
+    stack_rows: int = 1_000_000,
 ) -> pd.DataFrame:
     """Labelled candidate lists of the last ``train_days`` days of the window.
 
@@ -88,6 +89,10 @@ def training_lists(
     every list is repeated with ``cold = True`` (the definition's own history
     ignored), so the model also learns to rank for never-investigated definitions.
 
+    The cutoffs' histories are aggregated together (:func:`history_stats_at`), in
+    groups of at most ``stack_rows`` stacked (session, item) rows (at least one cutoff
+    per group): the grouping changes the memory and speed, never the result.
+
     Returns
     -------
     pandas.DataFrame
@@ -97,7 +102,7 @@ def training_lists(
     """
     start_s = pd.Timestamp(window_start).timestamp()
     end_s = pd.Timestamp(window_end).timestamp()
-    frames = []
+    days: list[tuple[float, pd.DataFrame, pd.DataFrame]] = []  # (cutoff, labels, targets)
     for j in range(int(train_days), 0, -1):
         c = end_s - j * _DAY_S
         if c < start_s + _DAY_S:
@@ -114,23 +119,10 @@ def training_lists(
             targets = pd.concat(
                 [targets, targets.assign(**{COLD: COLD_NEW}), targets.assign(**{COLD: COLD_TWIN})], ignore_index=True
             )
-        stats = history_stats(hist, c, params, assignments)
-        feats = candidate_features(stats, targets, params)
-        if feats.empty:
-            continue
-        gain_of = np.asarray((0.0, *gains), dtype=float)
-        graded = labels.assign(_g=gain_of[labels[GRADE].to_numpy(dtype=np.int64)])
-        joined = feats[[*_KEY, COLD, *_ITEM]].reset_index().merge(graded, on=_KEY + _ITEM, how="inner")
-        # normalize per (list, session) over the candidates the session used
-        joined["_g"] = joined["_g"] / joined.groupby([*_KEY, COLD, S.SESSION_ID])["_g"].transform("sum")
-        n_sess = joined.groupby([*_KEY, COLD])[S.SESSION_ID].nunique().rename(LIST_WEIGHT).reset_index()
-        per_row = joined.groupby("index")["_g"].sum()
-        feats = feats.assign(**{GAIN: 0.0})
-        feats.loc[per_row.index, GAIN] = per_row.to_numpy()
-        feats = feats.merge(n_sess, on=[*_KEY, COLD], how="inner")
-        feats[GAIN] = feats[GAIN] / feats[LIST_WEIGHT]
-        feats[CUTOFF] = c
-        frames.append(feats)
+        days.append((c, labels, targets))
+    gain_of = np.asarray((0.0, *gains), dtype=float)
+    frames = [_labelled_lists(hist, chunk, params, assignments, gain_of) for chunk in _chunks(hist, days, stack_rows)]
+    frames = [f for f in frames if not f.empty]
     if not frames:
         return _empty_features().assign(
             **{
@@ -146,3 +138,53 @@ def training_lists(
     return out.sort_values(
         [LIST_ID, PRIOR, S.ITEM_TYPE, S.ITEM_ID], ascending=[True, False, True, True], kind="mergesort"
     ).reset_index(drop=True)
+
+
+def _chunks(
+    hist: SessionItems, days: list[tuple[float, pd.DataFrame, pd.DataFrame]], stack_rows: int
+) -> list[list[tuple[float, pd.DataFrame, pd.DataFrame]]]:
+    """``days`` in consecutive groups of at most ``stack_rows`` stacked pair rows (one day at least)."""
+    start = hist.pairs["_start_s"].to_numpy()
+    first = hist.pairs["_first_ts_s"].to_numpy()
+    out: list[list[tuple[float, pd.DataFrame, pd.DataFrame]]] = []
+    rows = 0
+    for day in days:
+        c = day[0]
+        n = int(((start < c) & (first < c)).sum())
+        if out and rows + n <= stack_rows:
+            out[-1].append(day)
+            rows += n
+        else:
+            out.append([day])
+            rows = n
+    return out
+
+
+def _labelled_lists(
+    hist: SessionItems,
+    days: list[tuple[float, pd.DataFrame, pd.DataFrame]],
+    params: FeatureParams,
+    assignments: pd.DataFrame | None,
+    gain_of: np.ndarray,
+) -> pd.DataFrame:
+    """The labelled lists of ``days`` (cutoff, labels, targets), from one stacked aggregation."""
+    stacked = history_stats_at(hist, [c for c, _, _ in days], params, assignments)
+    targets = pd.concat([stacked.stack(t, c) for c, _, t in days], ignore_index=True)
+    feats = candidate_features(stacked.stats, targets, params)
+    if feats.empty:
+        return feats
+    labels = pd.concat([stacked.stack(lab, c) for c, lab, _ in days], ignore_index=True)
+    graded = labels.assign(_g=gain_of[labels[GRADE].to_numpy(dtype=np.int64)])
+    joined = feats[[*_KEY, COLD, *_ITEM]].reset_index().merge(graded, on=_KEY + _ITEM, how="inner")
+    # normalize per (list, session) over the candidates the session used
+    joined["_g"] = joined["_g"] / joined.groupby([*_KEY, COLD, S.SESSION_ID])["_g"].transform("sum")
+    n_sess = joined.groupby([*_KEY, COLD])[S.SESSION_ID].nunique().rename(LIST_WEIGHT).reset_index()
+    per_row = joined.groupby("index")["_g"].sum()
+    feats = feats.assign(**{GAIN: 0.0})
+    feats.loc[per_row.index, GAIN] = per_row.to_numpy()
+    feats = feats.merge(n_sess, on=[*_KEY, COLD], how="inner")
+    feats[GAIN] = feats[GAIN] / feats[LIST_WEIGHT]
+    account, cutoff = stacked.unstack(feats)
+    feats[S.ACCOUNT_ID] = account
+    feats[CUTOFF] = cutoff
+    return feats
