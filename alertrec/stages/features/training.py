@@ -73,7 +73,7 @@ def training_lists(
     cold_copies: bool = True,
     assignments: pd.DataFrame | None = None,
     gains: tuple[float, float, float] = (1.0, 3.0, 7.0),
-    stack_rows: int = 1_000_000,
+    stack_rows: int = 200_000,
 ) -> pd.DataFrame:
     """Labelled candidate lists of the last ``train_days`` days of the window.
 
@@ -91,7 +91,9 @@ def training_lists(
 
     The cutoffs' histories are aggregated together (:func:`history_stats_at`), in
     groups of at most ``stack_rows`` stacked (session, item) rows (at least one cutoff
-    per group): the grouping changes the memory and speed, never the result.
+    per group): the grouping changes the memory and speed, never the result. (Measured on
+    the 2.05M-row world, 2 workers: 1,000,000 gave a 4.2 GiB process-tree peak, 200,000
+    3.5 GiB at the same prepare time, 27-29 s.)
 
     Returns
     -------
