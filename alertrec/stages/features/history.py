@@ -200,7 +200,7 @@ class StackedStats:
     ``position of the account in accounts * len(cutoffs) + position of the cutoff``.
     The key grows with (account_id, cutoff), so every per-key aggregate runs over the
     rows, and in the order, that :func:`history_stats` at that cutoff uses for that
-    account.
+    account. ``stats.as_of_s`` is NaN (each row carries its own cutoff).
     """
 
     stats: HistoryStats
